@@ -1,0 +1,3 @@
+//! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
+
+pub mod dev;

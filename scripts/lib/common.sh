@@ -1,0 +1,36 @@
+# Shared helpers for scripts/*. Source it; do not run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+LOCAL_DIR="${CRR_LOCAL_DIR:-$ROOT/.local}"
+CLOUD_ENV="$LOCAL_DIR/cloud.env"
+# Tests, the demo and benchmarks share one optimised build profile (see Cargo.toml).
+PROFILE="${CRR_PROFILE:-ci}"
+BIN_DIR="$ROOT/target/$PROFILE"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Creates .venv and installs scripts/requirements.txt when it changed.
+ensure_venv() {
+  local req="$ROOT/scripts/requirements.txt" stamp="$VENV/.requirements.sha"
+  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating Python venv in .venv"
+    python3 -m venv "$VENV" || die "python3 -m venv failed; install Python 3.9+ with venv"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python tools (moto, boto3, ...) into .venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req" || die "pip install failed"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Builds the workspace binaries once, in the shared profile.
+build_bins() {
+  say "building (cargo build --profile $PROFILE)"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" --workspace --bins) || die "build failed"
+}
+
+cloud() { "$VENV/bin/python" "$ROOT/scripts/local_cloud.py" "$@"; }

@@ -1,0 +1,258 @@
+//! Errors that say what was being done, to which bucket and key, and what to do
+//! about it. None of them ever carries a secret.
+
+use std::fmt;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::config::ConfigError;
+use crate::event::EventError;
+
+/// Whether trying again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 5xx, throttling, resets, timeouts.
+    Transient,
+    /// Access denied, missing bucket, invalid request: retrying will not help.
+    Permanent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+
+    #[error(
+        "refusing an event for bucket {bucket:?}: no replication rule names it (this function replicates {configured:?}); \
+         check the trigger's source bucket or CRR_SOURCE_BUCKET"
+    )]
+    UnknownBucket { bucket: String, configured: String },
+
+    #[error("getting the function's own credentials: {0}")]
+    Credentials(String),
+
+    #[error("assuming role {role}: {detail}")]
+    AssumeRole {
+        role: String,
+        fault: Fault,
+        code: Option<String>,
+        detail: String,
+    },
+
+    #[error("{op} {bucket}/{key}: {detail}")]
+    Storage {
+        op: &'static str,
+        bucket: String,
+        key: String,
+        fault: Fault,
+        code: Option<String>,
+        detail: String,
+    },
+
+    #[error(
+        "replica {bucket}/{key} does not match its source: {detail}; the replica was not accepted"
+    )]
+    Verify {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+
+    #[error("{0}")]
+    Batch(crate::app::BatchFailure),
+}
+
+impl Error {
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::AssumeRole { fault, .. } | Error::Storage { fault, .. } => *fault,
+            Error::Verify { .. } | Error::Credentials(_) => Fault::Transient,
+            _ => Fault::Permanent,
+        }
+    }
+
+    /// A short, stable name for error reports: the service's error code when there is one.
+    pub fn error_type(&self) -> String {
+        match self {
+            Error::Config(_) => "InvalidConfig".into(),
+            Error::Event(_) => "InvalidEvent".into(),
+            Error::UnknownBucket { .. } => "UnknownBucket".into(),
+            Error::Credentials(_) => "NoCredentials".into(),
+            Error::AssumeRole { code, .. } => {
+                code.clone().unwrap_or_else(|| "AssumeRoleFailed".into())
+            }
+            Error::Storage { code, fault, .. } => code.clone().unwrap_or_else(|| match fault {
+                Fault::Transient => "TransientStorageError".into(),
+                Fault::Permanent => "StorageError".into(),
+            }),
+            Error::Verify { .. } => "ReplicaMismatch".into(),
+            Error::Batch(b) => b.error_type.clone(),
+        }
+    }
+}
+
+impl Error {
+    /// The form the function runtime reports: `errorType` is [`Error::error_type`].
+    pub fn into_function_error(self) -> fc_runtime::Error {
+        Box::new(fc_runtime::TypedError::new(
+            self.error_type(),
+            self.to_string(),
+        ))
+    }
+}
+
+/// What the SDK reported, reduced to what callers decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub fault: Fault,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug + HttpStatus + 'static,
+    {
+        match err {
+            SdkError::ServiceError(se) => {
+                let status = se.raw().status_code();
+                let code = se.err().code().map(str::to_owned).or_else(|| match status {
+                    404 => Some("NotFound".to_owned()),
+                    403 => Some("AccessDenied".to_owned()),
+                    _ => None,
+                });
+                let message = se
+                    .err()
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("HTTP {status}"));
+                Failure {
+                    fault: classify(status, code.as_deref()),
+                    status: Some(status),
+                    code,
+                    message,
+                }
+            }
+            SdkError::TimeoutError(_) => Failure {
+                fault: Fault::Transient,
+                status: None,
+                code: Some("Timeout".into()),
+                message: "the request timed out".into(),
+            },
+            SdkError::DispatchFailure(_) => Failure {
+                fault: Fault::Transient,
+                status: None,
+                code: Some("NetworkError".into()),
+                message: format!("could not reach the endpoint: {}", source_text(err)),
+            },
+            SdkError::ResponseError(_) => Failure {
+                fault: Fault::Transient,
+                status: None,
+                code: Some("BadResponse".into()),
+                message: format!("the response could not be read: {}", source_text(err)),
+            },
+            _ => Failure {
+                fault: Fault::Permanent,
+                status: None,
+                code: None,
+                message: format!("the request could not be built: {}", source_text(err)),
+            },
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+            || matches!(
+                self.code.as_deref(),
+                Some("NoSuchKey" | "NotFound" | "NoSuchVersion")
+            )
+    }
+
+    pub fn is_access_denied(&self) -> bool {
+        self.status == Some(403) || self.code.as_deref() == Some("AccessDenied")
+    }
+}
+
+/// Status code of a raw response, whatever its concrete type.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn classify(status: u16, code: Option<&str>) -> Fault {
+    let throttled = matches!(
+        code,
+        Some(
+            "SlowDown"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestTimeout"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "RequestLimitExceeded"
+                | "TooManyRequests"
+        )
+    );
+    if status >= 500 || status == 429 || status == 408 || throttled {
+        Fault::Transient
+    } else {
+        Fault::Permanent
+    }
+}
+
+/// The error and its sources in one line.
+pub fn source_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_and_permanent_faults() {
+        assert_eq!(classify(503, None), Fault::Transient);
+        assert_eq!(classify(500, Some("InternalError")), Fault::Transient);
+        assert_eq!(classify(400, Some("RequestTimeout")), Fault::Transient);
+        assert_eq!(classify(429, None), Fault::Transient);
+        assert_eq!(classify(403, Some("AccessDenied")), Fault::Permanent);
+        assert_eq!(classify(404, Some("NoSuchBucket")), Fault::Permanent);
+    }
+
+    #[test]
+    fn errors_become_typed_function_errors() {
+        let e = Error::Storage {
+            op: "writing",
+            bucket: "crr-dst".into(),
+            key: "a/b".into(),
+            fault: Fault::Permanent,
+            code: Some("AccessDenied".into()),
+            detail: "Access Denied".into(),
+        };
+        let boxed = e.into_function_error();
+        let d = fc_runtime::Diagnostic::from_error(&boxed);
+        assert_eq!(d.error_type, "AccessDenied");
+        assert_eq!(d.error_message, "writing crr-dst/a/b: Access Denied");
+    }
+}

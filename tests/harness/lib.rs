@@ -1,0 +1,400 @@
+//! Test harness for end-to-end tests: the local cloud's facts, isolated setups,
+//! function processes in their real run modes, and HTTP calls to them.
+//!
+//! Needs the local cloud (`scripts/local-cloud up`) and the workspace binaries
+//! built in the same profile as the tests; `scripts/test` arranges both.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use bytes::Bytes;
+use crr::config::Endpoint;
+use crr_cli::dev::{PlatformIdentity, Pump, PumpConfig, Routes};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The directory holding the binaries built in the same profile as this test.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries in this profile first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Keys {
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(&self.id, &self.secret, None, None, "test")
+    }
+}
+
+/// One isolated two-account setup in the local cloud.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub endpoint: String,
+    pub region: String,
+    pub src_account: String,
+    pub dst_account: String,
+    pub src_bucket: String,
+    pub dst_bucket: String,
+    pub queue_url: String,
+    pub role_arn: String,
+    pub src_admin: Keys,
+    pub dst_admin: Keys,
+    /// The functions' own identity: may read the source and assume the role.
+    pub function: Keys,
+}
+
+impl Setup {
+    /// The default setup written by `scripts/local-cloud up`.
+    pub fn default_setup() -> Setup {
+        let dir = std::env::var("CRR_LOCAL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".local"));
+        let path = dir.join("cloud.env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; start the local cloud with scripts/local-cloud up",
+                path.display()
+            )
+        });
+        Setup::from_env_text(&text)
+    }
+
+    /// A fresh setup of its own (buckets, queue, role, function user), so tests
+    /// running at the same time never see each other's events.
+    pub fn provision(name: &str) -> Setup {
+        let unique = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let out = Command::new(repo_root().join("scripts/local-cloud"))
+            .args(["provision", &unique])
+            .output()
+            .expect("run scripts/local-cloud provision");
+        assert!(
+            out.status.success(),
+            "scripts/local-cloud provision {unique} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Setup::from_env_text(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    fn from_env_text(text: &str) -> Setup {
+        let vars: HashMap<&str, &str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .collect();
+        let get = |k: &str| {
+            vars.get(k)
+                .unwrap_or_else(|| panic!("{k} missing from the cloud env"))
+                .to_string()
+        };
+        Setup {
+            endpoint: get("LOCAL_ENDPOINT"),
+            region: get("LOCAL_REGION"),
+            src_account: get("LOCAL_SRC_ACCOUNT"),
+            dst_account: get("LOCAL_DST_ACCOUNT"),
+            src_bucket: get("LOCAL_SRC_BUCKET"),
+            dst_bucket: get("LOCAL_DST_BUCKET"),
+            queue_url: get("LOCAL_QUEUE_URL"),
+            role_arn: get("LOCAL_ROLE_ARN"),
+            src_admin: Keys {
+                id: get("LOCAL_SRC_ADMIN_KEY_ID"),
+                secret: get("LOCAL_SRC_ADMIN_SECRET"),
+            },
+            dst_admin: Keys {
+                id: get("LOCAL_DST_ADMIN_KEY_ID"),
+                secret: get("LOCAL_DST_ADMIN_SECRET"),
+            },
+            function: Keys {
+                id: get("LOCAL_FN_KEY_ID"),
+                secret: get("LOCAL_FN_SECRET"),
+            },
+        }
+    }
+
+    pub fn s3(&self, keys: &Keys) -> aws_sdk_s3::Client {
+        let endpoint = Endpoint {
+            url: Some(self.endpoint.clone()),
+            region: self.region.clone(),
+            path_style: true,
+        };
+        crr::store::s3_client(
+            &crr::store::http_client(),
+            &endpoint,
+            Arc::new(keys.credentials()),
+        )
+    }
+
+    /// The `CRR_*` configuration for functions replicating this setup.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("CRR_SOURCE_BUCKET", self.src_bucket.as_str()),
+            ("CRR_SOURCE_ENDPOINT", &self.endpoint),
+            ("CRR_SOURCE_REGION", &self.region),
+            ("CRR_DEST_BUCKET", &self.dst_bucket),
+            ("CRR_DEST_ENDPOINT", &self.endpoint),
+            ("CRR_ROLE_ARN", &self.role_arn),
+            ("CRR_STS_ENDPOINT", &self.endpoint),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// A pump delivering this setup's notifications to the given functions.
+    pub fn pump(&self, created: Option<&Function>, deleted: Option<&Function>) -> Pump {
+        Pump::new(PumpConfig {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            queue_url: self.queue_url.clone(),
+            queue_credentials: self.src_admin.credentials(),
+            routes: Routes {
+                created: created.map(|f| f.base.clone()),
+                deleted: deleted.map(|f| f.base.clone()),
+            },
+            identity: Some(PlatformIdentity {
+                access_key_id: self.function.id.clone(),
+                access_key_secret: fc_runtime::Secret::new(self.function.secret.clone()),
+                region: self.region.clone(),
+                account_id: self.src_account.clone(),
+            }),
+            function_timeout: Duration::from_secs(120),
+        })
+    }
+}
+
+/// A function binary running as a Function Compute custom runtime on a free port.
+pub struct Function {
+    child: Child,
+    pub base: String,
+    pub port: u16,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command for a workspace binary with a clean environment: only PATH,
+/// RUST_LOG and what the test passes, so no stray credentials leak in.
+pub fn clean_command(name: &str, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.env_clear();
+    for k in ["PATH", "RUST_LOG", "RUST_BACKTRACE"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    // No instance metadata lookups in tests.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+impl Function {
+    /// Starts `name` in FC mode with `env` and waits until it accepts connections.
+    pub fn start(name: &str, env: &[(String, String)]) -> Function {
+        let port = free_port();
+        let mut cmd = clean_command(name, env);
+        cmd.env("FC_SERVER_PORT", port.to_string())
+            .env("FC_SERVER_HOST", "127.0.0.1");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let pipe = child.stdout.take().expect("piped stdout");
+        let lines = stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{name} exited before listening: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not listen on {port} within 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Function {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lines the function wrote to stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response from a function.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+/// POSTs `body` to `url` with `headers`.
+pub async fn post(url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+        String::from_utf8_lossy(&bytes).into(),
+    ));
+    Reply {
+        status,
+        headers,
+        json,
+    }
+}
+
+/// An S3 notification record for `key` (form-encoded like S3 and moto send it).
+pub fn s3_event(event_name: &str, bucket: &str, key: &str) -> serde_json::Value {
+    serde_json::json!({"Records": [s3_record(event_name, bucket, key)]})
+}
+
+pub fn s3_record(event_name: &str, bucket: &str, key: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventName": event_name,
+        "s3": {"bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": form_encode(key)}}
+    })
+}
+
+/// Form-encodes a key the way S3 notifications do (`quote_plus`).
+pub fn form_encode(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Reads a whole object.
+pub async fn get_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(e) => {
+            let f = crr::error::Failure::from_sdk(&e);
+            assert!(f.is_not_found(), "get {bucket}/{key}: {f:?}");
+            None
+        }
+    }
+}
+
+pub async fn put_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {bucket}/{key}: {}", crr::error::source_text(&e)));
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
