@@ -89,11 +89,7 @@ impl Pump {
     }
 
     /// Receives one batch (waiting up to `wait`) and delivers it. Returns the deliveries made.
-    pub async fn pump_once(
-        &self,
-        wait: Duration,
-        stats: &mut PumpStats,
-    ) -> anyhow::Result<Vec<Delivery>> {
+    pub async fn pump_once(&self, wait: Duration, stats: &mut PumpStats) -> anyhow::Result<Vec<Delivery>> {
         let received = self
             .sqs
             .receive_message()
@@ -103,11 +99,7 @@ impl Pump {
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "receiving from {}: {}",
-                    self.config.queue_url,
-                    crr::error::source_text(&e)
-                )
+                anyhow::anyhow!("receiving from {}: {}", self.config.queue_url, crr::error::source_text(&e))
             })?;
         let mut deliveries = Vec::new();
         for message in received.messages() {
@@ -119,12 +111,7 @@ impl Pump {
                 continue;
             };
             if ok {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.config.queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await?;
+                self.sqs.delete_message().queue_url(&self.config.queue_url).receipt_handle(handle).send().await?;
             } else {
                 // Retry soon, as the platform retries a failed asynchronous invocation.
                 let _ = self
@@ -141,11 +128,7 @@ impl Pump {
     }
 
     /// Pumps until no message arrived for `idle`, or `limit` passed.
-    pub async fn run_until_idle(
-        &self,
-        idle: Duration,
-        limit: Duration,
-    ) -> anyhow::Result<PumpStats> {
+    pub async fn run_until_idle(&self, idle: Duration, limit: Duration) -> anyhow::Result<PumpStats> {
         let mut stats = PumpStats::default();
         let started = Instant::now();
         let mut last_activity = Instant::now();
@@ -160,10 +143,7 @@ impl Pump {
     }
 
     /// Pumps until `shutdown` completes.
-    pub async fn run(
-        &self,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> anyhow::Result<PumpStats> {
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<PumpStats> {
         let mut stats = PumpStats::default();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -177,6 +157,39 @@ impl Pump {
                 }
             }
         }
+    }
+
+    /// Takes every message off the queue without delivering it, until none arrived
+    /// for `idle`; for replaying events in another order.
+    pub async fn drain(&self, idle: Duration) -> anyhow::Result<Vec<String>> {
+        let mut bodies = Vec::new();
+        let mut last = Instant::now();
+        while last.elapsed() < idle {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.config.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("receiving from {}: {}", self.config.queue_url, crr::error::source_text(&e))
+                })?;
+            for message in received.messages() {
+                last = Instant::now();
+                bodies.push(message.body().unwrap_or_default().to_owned());
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs.delete_message().queue_url(&self.config.queue_url).receipt_handle(handle).send().await?;
+                }
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// Delivers one message body as the platform would; true if every invocation succeeded.
+    pub async fn deliver_body(&self, body: &str) -> (bool, Vec<Delivery>) {
+        self.deliver(body, &mut PumpStats::default()).await
     }
 
     /// Sends one message to the functions its events concern; true if all succeeded.
@@ -209,11 +222,7 @@ impl Pump {
             stats.invocations += 1;
             let delivery = match self.invoke(function, base, body).await {
                 Ok(d) => d,
-                Err(e) => Delivery {
-                    function,
-                    status: 0,
-                    body: e.to_string(),
-                },
+                Err(e) => Delivery { function, status: 0, body: e.to_string() },
             };
             if delivery.status != 200 {
                 ok = false;
@@ -226,12 +235,7 @@ impl Pump {
     }
 
     /// POST /invoke exactly as Function Compute does.
-    pub async fn invoke(
-        &self,
-        function: &'static str,
-        base: &str,
-        body: &str,
-    ) -> anyhow::Result<Delivery> {
+    pub async fn invoke(&self, function: &'static str, base: &str, body: &str) -> anyhow::Result<Delivery> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut req = http::Request::post(format!("{base}/invoke"))
             .header("content-type", "application/octet-stream")
@@ -239,10 +243,7 @@ impl Pump {
             .header("x-fc-function-name", function)
             .header("x-fc-function-handler", "bootstrap")
             .header("x-fc-function-memory", "512")
-            .header(
-                "x-fc-function-timeout",
-                self.config.function_timeout.as_secs().to_string(),
-            )
+            .header("x-fc-function-timeout", self.config.function_timeout.as_secs().to_string())
             .header("x-fc-control-path", "/invoke");
         if let Some(id) = &self.config.identity {
             req = req
@@ -255,20 +256,11 @@ impl Pump {
         let req = req.body(Full::new(Bytes::from(body.to_owned())))?;
         let resp = tokio::time::timeout(self.config.function_timeout, self.http.request(req))
             .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "{function} did not answer within {:?}",
-                    self.config.function_timeout
-                )
-            })?
+            .map_err(|_| anyhow::anyhow!("{function} did not answer within {:?}", self.config.function_timeout))?
             .map_err(|e| anyhow::anyhow!("{function} at {base}: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Delivery {
-            function,
-            status,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        Ok(Delivery { function, status, body: String::from_utf8_lossy(&body).into_owned() })
     }
 }
 

@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 use crr_cli::dev::{PlatformIdentity, Pump, PumpConfig, Routes};
 
 #[derive(Parser)]
-#[command(
-    name = "crr",
-    version,
-    about = "Cross-account object replication for OSS and S3-compatible stores"
-)]
+#[command(name = "crr", version, about = "Cross-account object replication for OSS and S3-compatible stores")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,9 +73,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
-        Command::Dev {
-            command: DevCommand::Pump(args),
-        } => pump(*args).await,
+        Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
     }
 }
 
@@ -104,18 +98,12 @@ async fn pump(args: PumpArgs) -> anyhow::Result<()> {
             None,
             "cli",
         ),
-        routes: Routes {
-            created: args.created,
-            deleted: args.deleted,
-        },
+        routes: Routes { created: args.created, deleted: args.deleted },
         identity,
         function_timeout: Duration::from_secs(60),
     });
     let stats = match args.until_idle {
-        Some(secs) => {
-            pump.run_until_idle(Duration::from_secs(secs), Duration::from_secs(3600))
-                .await?
-        }
+        Some(secs) => pump.run_until_idle(Duration::from_secs(secs), Duration::from_secs(3600)).await?,
         None => {
             pump.run(async {
                 let _ = tokio::signal::ctrl_c().await;

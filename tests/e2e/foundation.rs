@@ -24,10 +24,7 @@ async fn uploads_replicate_through_notifications_with_the_assumed_role() {
 
     let objects = [
         ("hello.txt", b"hello, world".to_vec()),
-        (
-            "deep/path/with space and +plus and %percent/ünïcødé 文件.bin",
-            pattern(70_000, 7),
-        ),
+        ("deep/path/with space and +plus and %percent/ünïcødé 文件.bin", pattern(70_000, 7)),
         ("empty", Vec::new()),
     ];
     for (key, body) in &objects {
@@ -44,17 +41,9 @@ async fn uploads_replicate_through_notifications_with_the_assumed_role() {
     for (key, body) in &objects {
         let replica = get_bytes(&dst, &setup.dst_bucket, key).await;
         assert_eq!(replica.as_ref(), Some(body), "replica of {key:?}");
-        let head = dst
-            .head_object()
-            .bucket(&setup.dst_bucket)
-            .key(*key)
-            .send()
-            .await
-            .unwrap();
+        let head = dst.head_object().bucket(&setup.dst_bucket).key(*key).send().await.unwrap();
         assert_eq!(
-            head.metadata()
-                .and_then(|m| m.get(crr::replicate::REPLICA_MARK))
-                .map(String::as_str),
+            head.metadata().and_then(|m| m.get(crr::object::REPLICA_MARK)).map(String::as_str),
             Some(setup.src_bucket.as_str()),
             "the replica names its source"
         );
@@ -71,21 +60,10 @@ async fn uploads_replicate_through_notifications_with_the_assumed_role() {
         .send()
         .await
         .expect_err("the function's own identity must not write the destination");
-    assert!(
-        crr::error::Failure::from_sdk(&denied).is_access_denied(),
-        "{denied:?}"
-    );
+    assert!(crr::error::Failure::from_sdk(&denied).is_access_denied(), "{denied:?}");
     // ...and it can read the source, but nothing in the destination account.
-    assert!(get_bytes(&own, &setup.src_bucket, "hello.txt")
-        .await
-        .is_some());
-    let denied = own
-        .get_object()
-        .bucket(&setup.dst_bucket)
-        .key("hello.txt")
-        .send()
-        .await
-        .unwrap_err();
+    assert!(get_bytes(&own, &setup.src_bucket, "hello.txt").await.is_some());
+    let denied = own.get_object().bucket(&setup.dst_bucket).key("hello.txt").send().await.unwrap_err();
     assert!(crr::error::Failure::from_sdk(&denied).is_access_denied());
 }
 
@@ -109,12 +87,7 @@ async fn object_created_speaks_the_function_compute_protocol() {
         ("x-fc-security-token", ""),
     ];
 
-    let init = post(
-        &format!("{}/initialize", function.base),
-        "",
-        &[("x-fc-request-id", "init-1")],
-    )
-    .await;
+    let init = post(&format!("{}/initialize", function.base), "", &[("x-fc-request-id", "init-1")]).await;
     assert_eq!(init.status, 200);
 
     let event = s3_event("ObjectCreated:Put", &setup.src_bucket, "a.txt").to_string();
@@ -133,38 +106,21 @@ async fn object_created_speaks_the_function_compute_protocol() {
     // A malformed body: an error response with a type and what is wrong...
     let mut bad_headers = headers;
     bad_headers[1] = ("x-fc-request-id", "req-bad-2");
-    let bad = post(
-        &invoke,
-        "{\"Records\": [{\"s3\": {\"bucket\": {}}}]}",
-        &bad_headers,
-    )
-    .await;
+    let bad = post(&invoke, "{\"Records\": [{\"s3\": {\"bucket\": {}}}]}", &bad_headers).await;
     assert_eq!(bad.status, 404);
     assert_eq!(bad.headers["x-fc-status"], "404");
     assert_eq!(bad.json["errorType"], "InvalidEvent");
     let message = bad.json["errorMessage"].as_str().unwrap();
-    assert!(
-        message.contains("S3 notification record 0") && message.contains("missing field"),
-        "{message}"
-    );
+    assert!(message.contains("S3 notification record 0") && message.contains("missing field"), "{message}");
 
     // ...a stranger's bucket is refused...
-    let stranger = post(
-        &invoke,
-        s3_event("ObjectCreated:Put", "someone-elses-bucket", "a.txt").to_string(),
-        &headers,
-    )
-    .await;
+    let stranger =
+        post(&invoke, s3_event("ObjectCreated:Put", "someone-elses-bucket", "a.txt").to_string(), &headers).await;
     assert_eq!(stranger.status, 404);
     assert_eq!(stranger.json["errorType"], "UnknownBucket");
 
     // ...and the process keeps serving.
-    let after = post(
-        &invoke,
-        s3_event("ObjectCreated:Put", &setup.src_bucket, "a.txt").to_string(),
-        &headers,
-    )
-    .await;
+    let after = post(&invoke, s3_event("ObjectCreated:Put", &setup.src_bucket, "a.txt").to_string(), &headers).await;
     assert_eq!(after.status, 200, "{}", after.json);
 
     let lines = function.stdout_lines();
@@ -176,10 +132,7 @@ async fn object_created_speaks_the_function_compute_protocol() {
         "FC Invoke Start RequestId: req-bad-2",
         "FC Invoke End RequestId: req-bad-2, Error: Unhandled function error",
     ] {
-        assert!(
-            lines.iter().any(|l| l == expected),
-            "missing {expected:?} in stdout {lines:#?}"
-        );
+        assert!(lines.iter().any(|l| l == expected), "missing {expected:?} in stdout {lines:#?}");
     }
 }
 
@@ -189,37 +142,20 @@ async fn a_broken_config_fails_the_initializer_and_every_invocation() {
     let mut env = setup.function_env();
     env.retain(|(k, _)| k != "CRR_DEST_BUCKET");
     let function = Function::start("object-created", &env);
-    let init = post(
-        &format!("{}/initialize", function.base),
-        "",
-        &[("x-fc-request-id", "i")],
-    )
-    .await;
+    let init = post(&format!("{}/initialize", function.base), "", &[("x-fc-request-id", "i")]).await;
     assert_eq!(init.status, 404);
     assert_eq!(init.json["errorType"], "InitError");
-    assert!(
-        init.json["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("CRR_DEST_BUCKET is not set"),
-        "{}",
-        init.json
-    );
+    assert!(init.json["errorMessage"].as_str().unwrap().contains("CRR_DEST_BUCKET is not set"), "{}", init.json);
     let invoke = post(&format!("{}/invoke", function.base), "{}", &[]).await;
     assert_eq!(invoke.status, 404);
-    assert!(invoke.json["errorMessage"]
-        .as_str()
-        .unwrap()
-        .contains("CRR_DEST_BUCKET"));
+    assert!(invoke.json["errorMessage"].as_str().unwrap().contains("CRR_DEST_BUCKET"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_function_exit_cleanly() {
     let setup = Setup::provision("term");
     let mut function = Function::start("object-created", &setup.function_env());
-    let status = function
-        .terminate(Duration::from_secs(10))
-        .expect("exited after SIGTERM");
+    let status = function.terminate(Duration::from_secs(10)).expect("exited after SIGTERM");
     assert!(status.success(), "{status}");
 }
 
@@ -231,51 +167,24 @@ async fn one_shot_mode_prints_the_result_or_fails() {
     let dir = std::env::temp_dir().join(format!("crr-once-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.json");
-    std::fs::write(
-        &good,
-        s3_event("ObjectCreated:Put", &setup.src_bucket, "one/shot.txt").to_string(),
-    )
-    .unwrap();
+    std::fs::write(&good, s3_event("ObjectCreated:Put", &setup.src_bucket, "one/shot.txt").to_string()).unwrap();
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "[]").unwrap();
 
     let mut env = setup.function_env();
     env.push(("AWS_ACCESS_KEY_ID".into(), setup.function.id.clone()));
-    env.push((
-        "AWS_SECRET_ACCESS_KEY".into(),
-        setup.function.secret.clone(),
-    ));
-    let out = clean_command("object-created", &env)
-        .arg("--event")
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
+    let out = clean_command("object-created", &env).arg("--event").arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["copied"], 1);
     let dst = setup.s3(&setup.dst_admin);
-    assert_eq!(
-        get_bytes(&dst, &setup.dst_bucket, "one/shot.txt")
-            .await
-            .unwrap(),
-        b"once"
-    );
+    assert_eq!(get_bytes(&dst, &setup.dst_bucket, "one/shot.txt").await.unwrap(), b"once");
 
-    let out = clean_command("object-created", &env)
-        .arg("--event")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = clean_command("object-created", &env).arg("--event").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("error: InvalidEvent") && stderr.contains("not a JSON object"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("error: InvalidEvent") && stderr.contains("not a JSON object"), "{stderr}");
 }
 
 /// A minimal AWS Lambda Runtime API: hands out queued events and records what
@@ -309,19 +218,14 @@ impl RuntimeApi {
         port
     }
 
-    async fn handle(
-        &self,
-        req: http::Request<hyper::body::Incoming>,
-    ) -> http::Response<Full<Bytes>> {
+    async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         if req.method() == http::Method::GET && path == "/2018-06-01/runtime/invocation/next" {
             loop {
                 if let Some((id, body)) = self.queue.lock().await.pop_front() {
-                    let deadline = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_millis()
-                        + 60_000;
+                    let deadline =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+                            + 60_000;
                     return http::Response::builder()
                         .header("Lambda-Runtime-Aws-Request-Id", id)
                         .header("Lambda-Runtime-Deadline-Ms", deadline.to_string())
@@ -335,20 +239,12 @@ impl RuntimeApi {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        let error_type = req
-            .headers()
-            .get("Lambda-Runtime-Function-Error-Type")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let error_type =
+            req.headers().get("Lambda-Runtime-Function-Error-Type").map(|v| v.to_str().unwrap().to_owned());
         let body = req.into_body().collect().await.unwrap().to_bytes();
-        self.posts
-            .lock()
-            .await
-            .push((path, error_type, String::from_utf8_lossy(&body).into()));
+        self.posts.lock().await.push((path, error_type, String::from_utf8_lossy(&body).into()));
         self.posted.notify_waiters();
-        http::Response::builder()
-            .status(202)
-            .body(Full::new(Bytes::new()))
-            .unwrap()
+        http::Response::builder().status(202).body(Full::new(Bytes::new())).unwrap()
     }
 
     async fn wait_for_posts(&self, n: usize) -> Vec<(String, Option<String>, String)> {
@@ -358,11 +254,7 @@ impl RuntimeApi {
             if posts.len() >= n {
                 return posts;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} posts: {posts:?}",
-                posts.len()
-            );
+            assert!(tokio::time::Instant::now() < deadline, "only {} posts: {posts:?}", posts.len());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -372,13 +264,7 @@ impl RuntimeApi {
 async fn the_same_binary_runs_under_the_lambda_runtime_api() {
     let setup = Setup::provision("lambda");
     let src = setup.s3(&setup.src_admin);
-    put_bytes(
-        &src,
-        &setup.src_bucket,
-        "from-lambda.txt",
-        b"lambda".to_vec(),
-    )
-    .await;
+    put_bytes(&src, &setup.src_bucket, "from-lambda.txt", b"lambda".to_vec()).await;
 
     let api = Arc::new(RuntimeApi::default());
     {
@@ -393,10 +279,7 @@ async fn the_same_binary_runs_under_the_lambda_runtime_api() {
     let mut env = setup.function_env();
     // Lambda passes the function role's credentials in the environment.
     env.push(("AWS_ACCESS_KEY_ID".into(), setup.function.id.clone()));
-    env.push((
-        "AWS_SECRET_ACCESS_KEY".into(),
-        setup.function.secret.clone(),
-    ));
+    env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
     env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
     env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), "object-created".into()));
     let mut child = clean_command("object-created", &env).spawn().unwrap();
@@ -415,39 +298,21 @@ async fn the_same_binary_runs_under_the_lambda_runtime_api() {
     assert_eq!(error_type.as_deref(), Some("InvalidEvent"));
     let error: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(error["errorType"], "InvalidEvent");
-    assert!(
-        error["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("unrecognised event"),
-        "{error}"
-    );
+    assert!(error["errorMessage"].as_str().unwrap().contains("unrecognised event"), "{error}");
 
     let dst = setup.s3(&setup.dst_admin);
-    assert_eq!(
-        get_bytes(&dst, &setup.dst_bucket, "from-lambda.txt")
-            .await
-            .unwrap(),
-        b"lambda"
-    );
+    assert_eq!(get_bytes(&dst, &setup.dst_bucket, "from-lambda.txt").await.unwrap(), b"lambda");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_init_errors_are_reported_to_the_runtime_api() {
     let api = Arc::new(RuntimeApi::default());
     let port = api.clone().serve().await;
-    let env = vec![(
-        "AWS_LAMBDA_RUNTIME_API".to_string(),
-        format!("127.0.0.1:{port}"),
-    )];
+    let env = vec![("AWS_LAMBDA_RUNTIME_API".to_string(), format!("127.0.0.1:{port}"))];
     let status = clean_command("object-created", &env).status().unwrap();
     assert!(!status.success());
     let posts = api.wait_for_posts(1).await;
     assert_eq!(posts[0].0, "/2018-06-01/runtime/init/error");
     assert_eq!(posts[0].1.as_deref(), Some("InitError"));
-    assert!(
-        posts[0].2.contains("CRR_SOURCE_BUCKET is not set"),
-        "{}",
-        posts[0].2
-    );
+    assert!(posts[0].2.contains("CRR_SOURCE_BUCKET is not set"), "{}", posts[0].2);
 }

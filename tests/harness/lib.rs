@@ -21,20 +21,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// The directory holding the binaries built in the same profile as this test.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test>-<hash>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -79,16 +73,10 @@ pub struct Setup {
 impl Setup {
     /// The default setup written by `scripts/local-cloud up`.
     pub fn default_setup() -> Setup {
-        let dir = std::env::var("CRR_LOCAL_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".local"));
+        let dir = std::env::var("CRR_LOCAL_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".local"));
         let path = dir.join("cloud.env");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; start the local cloud with scripts/local-cloud up",
-                path.display()
-            )
-        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; start the local cloud with scripts/local-cloud up", path.display()));
         Setup::from_env_text(&text)
     }
 
@@ -109,16 +97,9 @@ impl Setup {
     }
 
     fn from_env_text(text: &str) -> Setup {
-        let vars: HashMap<&str, &str> = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .collect();
-        let get = |k: &str| {
-            vars.get(k)
-                .unwrap_or_else(|| panic!("{k} missing from the cloud env"))
-                .to_string()
-        };
+        let vars: HashMap<&str, &str> =
+            text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once('=')).collect();
+        let get = |k: &str| vars.get(k).unwrap_or_else(|| panic!("{k} missing from the cloud env")).to_string();
         Setup {
             endpoint: get("LOCAL_ENDPOINT"),
             region: get("LOCAL_REGION"),
@@ -128,32 +109,15 @@ impl Setup {
             dst_bucket: get("LOCAL_DST_BUCKET"),
             queue_url: get("LOCAL_QUEUE_URL"),
             role_arn: get("LOCAL_ROLE_ARN"),
-            src_admin: Keys {
-                id: get("LOCAL_SRC_ADMIN_KEY_ID"),
-                secret: get("LOCAL_SRC_ADMIN_SECRET"),
-            },
-            dst_admin: Keys {
-                id: get("LOCAL_DST_ADMIN_KEY_ID"),
-                secret: get("LOCAL_DST_ADMIN_SECRET"),
-            },
-            function: Keys {
-                id: get("LOCAL_FN_KEY_ID"),
-                secret: get("LOCAL_FN_SECRET"),
-            },
+            src_admin: Keys { id: get("LOCAL_SRC_ADMIN_KEY_ID"), secret: get("LOCAL_SRC_ADMIN_SECRET") },
+            dst_admin: Keys { id: get("LOCAL_DST_ADMIN_KEY_ID"), secret: get("LOCAL_DST_ADMIN_SECRET") },
+            function: Keys { id: get("LOCAL_FN_KEY_ID"), secret: get("LOCAL_FN_SECRET") },
         }
     }
 
     pub fn s3(&self, keys: &Keys) -> aws_sdk_s3::Client {
-        let endpoint = Endpoint {
-            url: Some(self.endpoint.clone()),
-            region: self.region.clone(),
-            path_style: true,
-        };
-        crr::store::s3_client(
-            &crr::store::http_client(),
-            &endpoint,
-            Arc::new(keys.credentials()),
-        )
+        let endpoint = Endpoint { url: Some(self.endpoint.clone()), region: self.region.clone(), path_style: true };
+        crr::store::s3_client(&crr::store::http_client(), &endpoint, Arc::new(keys.credentials()))
     }
 
     /// The `CRR_*` configuration for functions replicating this setup.
@@ -179,10 +143,7 @@ impl Setup {
             region: self.region.clone(),
             queue_url: self.queue_url.clone(),
             queue_credentials: self.src_admin.credentials(),
-            routes: Routes {
-                created: created.map(|f| f.base.clone()),
-                deleted: deleted.map(|f| f.base.clone()),
-            },
+            routes: Routes { created: created.map(|f| f.base.clone()), deleted: deleted.map(|f| f.base.clone()) },
             identity: Some(PlatformIdentity {
                 access_key_id: self.function.id.clone(),
                 access_key_secret: fc_runtime::Secret::new(self.function.secret.clone()),
@@ -203,11 +164,7 @@ pub struct Function {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A command for a workspace binary with a clean environment: only PATH,
@@ -231,12 +188,9 @@ impl Function {
     pub fn start(name: &str, env: &[(String, String)]) -> Function {
         let port = free_port();
         let mut cmd = clean_command(name, env);
-        cmd.env("FC_SERVER_PORT", port.to_string())
-            .env("FC_SERVER_HOST", "127.0.0.1");
+        cmd.env("FC_SERVER_PORT", port.to_string()).env("FC_SERVER_HOST", "127.0.0.1");
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stdout.take().expect("piped stdout");
         let lines = stdout.clone();
@@ -250,18 +204,10 @@ impl Function {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{name} exited before listening: {status}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not listen on {port} within 15 s"
-            );
+            assert!(Instant::now() < deadline, "{name} did not listen on {port} within 15 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Function {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            stdout,
-        }
+        Function { child, base: format!("http://127.0.0.1:{port}"), port, stdout }
     }
 
     pub fn pid(&self) -> u32 {
@@ -279,9 +225,7 @@ impl Function {
 
     /// Sends SIGTERM and waits up to `limit` for the exit status.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = self.try_wait() {
@@ -315,21 +259,13 @@ pub async fn post(url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = client
-        .request(req.body(Full::new(body.into())).unwrap())
-        .await
-        .expect("request");
+    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.expect("request");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
-        String::from_utf8_lossy(&bytes).into(),
-    ));
-    Reply {
-        status,
-        headers,
-        json,
-    }
+    let json =
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    Reply { status, headers, json }
 }
 
 /// An S3 notification record for `key` (form-encoded like S3 and moto send it).
@@ -351,9 +287,7 @@ pub fn form_encode(key: &str) -> String {
     let mut out = String::new();
     for b in key.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -385,10 +319,7 @@ pub async fn put_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: V
 
 /// Deterministic pseudo-random bytes.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -397,4 +328,104 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// Uploads `parts` as one multipart object; returns its ETag (without quotes).
+pub async fn put_multipart(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, parts: &[Vec<u8>]) -> String {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let upload = s3.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create multipart upload");
+    let id = upload.upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let out = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(part.clone().into())
+            .send()
+            .await
+            .expect("upload part");
+        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    let out = s3
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .expect("complete multipart upload");
+    out.e_tag().unwrap().trim_matches('"').to_owned()
+}
+
+/// HEAD, or `None` if the object does not exist.
+pub async fn head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Option<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(h) => Some(h),
+        Err(e) => {
+            let f = crr::error::Failure::from_sdk(&e);
+            assert!(f.is_not_found(), "head {bucket}/{key}: {f:?}");
+            None
+        }
+    }
+}
+
+/// Tags of an object, sorted.
+pub async fn tags(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let out = s3.get_object_tagging().bucket(bucket).key(key).send().await.expect("get tagging");
+    let mut t: Vec<(String, String)> =
+        out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    t.sort();
+    t
+}
+
+/// Delivers the setup's pending notifications to `function` until the queue is
+/// idle; returns the function's replies.
+pub async fn deliver_all(setup: &Setup, created: &Function) -> Vec<crr_cli::dev::Delivery> {
+    let pump = setup.pump(Some(created), None);
+    let bodies = pump.drain(Duration::from_millis(1500)).await.expect("drain queue");
+    let mut replies = Vec::new();
+    for body in bodies {
+        let (_, mut d) = pump.deliver_body(&body).await;
+        replies.append(&mut d);
+    }
+    replies
+}
+
+/// The JSON replies of successful invocations, flattened to their per-record results.
+pub fn results(replies: &[crr_cli::dev::Delivery]) -> Vec<serde_json::Value> {
+    replies
+        .iter()
+        .filter(|d| d.status == 200)
+        .flat_map(|d| {
+            let v: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+            v["results"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The result for `key` (the last one if several).
+pub fn result_for<'a>(results: &'a [serde_json::Value], key: &str) -> &'a serde_json::Value {
+    results.iter().rev().find(|r| r["key"] == key).unwrap_or_else(|| panic!("no result for {key:?} in {results:#?}"))
+}
+
+/// Every outcome reported for `key`, in delivery order.
+pub fn outcomes_for(results: &[serde_json::Value], key: &str) -> Vec<String> {
+    results.iter().filter(|r| r["key"] == key).filter_map(|r| r["outcome"].as_str().map(str::to_owned)).collect()
+}
+
+/// The result that copied `key`.
+pub fn copy_result_for<'a>(results: &'a [serde_json::Value], key: &str) -> &'a serde_json::Value {
+    results
+        .iter()
+        .find(|r| r["key"] == key && r["outcome"] == "copy")
+        .unwrap_or_else(|| panic!("{key:?} was never copied: {:?}", outcomes_for(results, key)))
 }

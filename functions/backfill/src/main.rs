@@ -6,10 +6,7 @@ use fc_runtime::{service_fn, Error, Event, TypedError};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     fc_runtime::run(service_fn(|_event: Event<serde_json::Value>| async {
-        Err::<(), Error>(Box::new(TypedError::new(
-            "NotImplemented",
-            "backfill is not implemented in this build",
-        )))
+        Err::<(), Error>(Box::new(TypedError::new("NotImplemented", "backfill is not implemented in this build")))
     }))
     .await
 }

@@ -11,12 +11,7 @@ async fn main() -> Result<(), Error> {
         let replicator = Arc::new(Replicator::from_env().map_err(|e| e.into_function_error())?);
         Ok(service_fn(move |event: Event<Notification>| {
             let replicator = replicator.clone();
-            async move {
-                replicator
-                    .object_created(event)
-                    .await
-                    .map_err(|e| e.into_function_error())
-            }
+            async move { replicator.object_created(event).await.map_err(|e| e.into_function_error()) }
         }))
     })
     .await

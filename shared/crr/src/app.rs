@@ -9,15 +9,14 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::config::{Config, Rule};
+use crate::copy::{Engine, Hint, Method, ServerSideCopy};
 use crate::credentials::FunctionIdentity;
+use crate::decide::Decision;
 use crate::error::Error;
 use crate::event::{EventKind, Notification, ObjectEvent};
-use crate::replicate::{Copier, Decision};
+use crate::retry::retry;
 use crate::store;
 use crate::sts::AssumedRole;
-
-/// Records of one invocation handled at the same time.
-const RECORD_CONCURRENCY: usize = 16;
 
 /// Clients and credentials for one configuration, reused across invocations.
 pub struct Replicator {
@@ -31,6 +30,7 @@ pub struct Replicator {
 struct Target {
     role: Arc<AssumedRole>,
     client: aws_sdk_s3::Client,
+    server_side: ServerSideCopy,
 }
 
 impl Replicator {
@@ -40,10 +40,7 @@ impl Replicator {
 
     pub fn new(config: Config) -> Self {
         let http: SharedHttpClient = store::http_client();
-        let identity = Arc::new(FunctionIdentity::new(
-            http.clone(),
-            &config.source.endpoint.region,
-        ));
+        let identity = Arc::new(FunctionIdentity::new(http.clone(), &config.source.endpoint.region));
         let source = store::s3_client(&http, &config.source.endpoint, identity.clone());
         // Rules that share a role share its credentials.
         let mut roles: HashMap<String, Arc<AssumedRole>> = HashMap::new();
@@ -63,15 +60,10 @@ impl Replicator {
                     })
                     .clone();
                 let client = store::s3_client(&http, &rule.destination.endpoint, role.clone());
-                Target { role, client }
+                Target { role, client, server_side: ServerSideCopy::default() }
             })
             .collect();
-        Replicator {
-            config,
-            identity,
-            source,
-            targets,
-        }
+        Replicator { config, identity, source, targets }
     }
 
     pub fn config(&self) -> &Config {
@@ -89,7 +81,7 @@ impl Replicator {
         let context = &context;
         let results: Vec<RecordResult> = stream::iter(0..events.len())
             .map(|index| self.created_one(context, index, &events[index]))
-            .buffer_unordered(RECORD_CONCURRENCY)
+            .buffer_unordered(self.config.copy.record_concurrency)
             .flat_map(stream::iter)
             .collect()
             .await;
@@ -107,12 +99,7 @@ impl Replicator {
         }
     }
 
-    async fn created_one(
-        &self,
-        context: &Context,
-        index: usize,
-        ev: &ObjectEvent,
-    ) -> Vec<RecordResult> {
+    async fn created_one(&self, context: &Context, index: usize, ev: &ObjectEvent) -> Vec<RecordResult> {
         let base = RecordResult::new(index, ev);
         match ev.kind {
             EventKind::Created | EventKind::MetadataChanged => {}
@@ -123,41 +110,37 @@ impl Replicator {
                 return vec![base.ignored("this event does not change object content")];
             }
         }
-        let rules: Vec<(usize, &Rule)> = self
-            .config
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.matches(&ev.key))
-            .collect();
+        let rules: Vec<(usize, &Rule)> =
+            self.config.rules.iter().enumerate().filter(|(_, r)| r.matches(&ev.key)).collect();
         if rules.is_empty() {
             return vec![base.ignored("no rule's prefixes match this key")];
         }
-        let session = format!(
-            "crr-{}-{}",
-            context.function_name.as_deref().unwrap_or("fn"),
-            context.request_id
-        );
+        let session = format!("crr-{}-{}", context.function_name.as_deref().unwrap_or("fn"), context.request_id);
+        let hint = Hint { size: ev.size, etag: ev.etag.clone() };
         let mut out = Vec::with_capacity(rules.len());
         for (i, rule) in rules {
             let target = &self.targets[i];
             let mut result = base.clone().for_rule(rule);
+            let engine = Engine {
+                source: &self.source,
+                source_bucket: &self.config.source,
+                dest: &target.client,
+                rule,
+                role: target.role.role(),
+                settings: &self.config.copy,
+                server_side: &target.server_side,
+                deadline: context.deadline,
+            };
             let outcome = async {
                 target.role.credentials(&session).await?;
-                let copier = Copier {
-                    source: &self.source,
-                    source_bucket: &self.config.source.name,
-                    dest: &target.client,
-                    dest_bucket: &rule.destination.name,
-                    dest_role: &rule.role.to_string(),
-                };
-                copier.replicate(&ev.key).await
+                retry(&format!("replicating {}", ev.key), context.deadline, |_| engine.replicate(&ev.key, &hint)).await
             }
             .await;
             match outcome {
                 Ok(o) => {
-                    tracing::info!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, decision = ?o.decision, bytes = o.bytes, ms = o.ms, "replicated");
+                    tracing::info!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, decision = ?o.decision, method = ?o.method, bytes = o.bytes, ms = o.ms, "replicated");
                     result.outcome = Some(o.decision);
+                    result.method = o.method;
                     result.bytes = o.bytes;
                     result.ms = o.ms;
                 }
@@ -198,6 +181,8 @@ pub struct RecordResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Decision>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
     pub bytes: u64,
     pub ms: u64,
@@ -217,6 +202,7 @@ impl RecordResult {
             rule: None,
             destination: None,
             outcome: None,
+            method: None,
             ignored: None,
             bytes: 0,
             ms: 0,
@@ -244,14 +230,9 @@ impl Report {
         let count = |f: &dyn Fn(&RecordResult) -> bool| results.iter().filter(|r| f(r)).count();
         let report = Report {
             records,
-            copied: count(&|r| {
-                matches!(r.outcome, Some(Decision::Copy | Decision::UpdateMetadata))
-            }),
+            copied: count(&|r| matches!(r.outcome, Some(Decision::Copy | Decision::UpdateMetadata))),
             unchanged: count(&|r| {
-                matches!(
-                    r.outcome,
-                    Some(Decision::Identical | Decision::SourceGone | Decision::SourceIsReplica)
-                )
+                matches!(r.outcome, Some(Decision::Identical | Decision::SourceGone | Decision::SourceIsReplica))
             }),
             ignored: count(&|r| r.ignored.is_some()),
             failed: count(&|r| r.error.is_some()),
@@ -274,26 +255,10 @@ pub struct BatchFailure {
 
 impl BatchFailure {
     fn from_report(report: &Report) -> Self {
-        let failed: Vec<&RecordResult> = report
-            .results
-            .iter()
-            .filter(|r| r.error.is_some())
-            .collect();
-        let error_type = failed[0]
-            .error_type
-            .clone()
-            .unwrap_or_else(|| "ReplicationFailed".into());
-        let list: Vec<String> = failed
-            .iter()
-            .map(|r| {
-                format!(
-                    "[{}] {}: {}",
-                    r.index,
-                    r.key,
-                    r.error.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
+        let failed: Vec<&RecordResult> = report.results.iter().filter(|r| r.error.is_some()).collect();
+        let error_type = failed[0].error_type.clone().unwrap_or_else(|| "ReplicationFailed".into());
+        let list: Vec<String> =
+            failed.iter().map(|r| format!("[{}] {}: {}", r.index, r.key, r.error.as_deref().unwrap_or(""))).collect();
         BatchFailure {
             error_type,
             message: format!(

@@ -7,12 +7,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RoleArn {
     /// `arn:aws:iam::123456789012:role/path/Name` (also `aws-cn`, `aws-us-gov`).
-    Aws {
-        partition: String,
-        account: String,
-        name: String,
-        path: String,
-    },
+    Aws { partition: String, account: String, name: String, path: String },
     /// `acs:ram::1234567890123456:role/name` (Alibaba Cloud RAM).
     Alibaba { uid: String, name: String },
 }
@@ -49,10 +44,7 @@ impl FromStr for RoleArn {
     type Err = RoleArnError;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let err = |reason| RoleArnError {
-            value: value.to_owned(),
-            reason,
-        };
+        let err = |reason| RoleArnError { value: value.to_owned(), reason };
         // AWS: arn:partition:iam::account:role/path/name (six fields);
         // Alibaba Cloud: acs:ram::uid:role/name (five fields).
         let (fields, expected) = if value.starts_with("acs:") {
@@ -63,9 +55,7 @@ impl FromStr for RoleArn {
             return Err(err("it must start with arn: (AWS) or acs: (Alibaba Cloud)"));
         };
         if fields.len() != expected {
-            return Err(err(
-                "it does not have the ':'-separated fields of a role ARN",
-            ));
+            return Err(err("it does not have the ':'-separated fields of a role ARN"));
         }
         let resource = fields[expected - 1];
         let account = fields[expected - 2];
@@ -79,17 +69,12 @@ impl FromStr for RoleArn {
         if name.is_empty() {
             return Err(err("the role name is empty"));
         }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
-        {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c)) {
             return Err(err("the role name has characters a role name cannot have"));
         }
         if expected == 5 {
             if fields[1] != "ram" || !fields[2].is_empty() {
-                return Err(err(
-                    "an Alibaba Cloud role ARN has service ram and an empty region",
-                ));
+                return Err(err("an Alibaba Cloud role ARN has service ram and an empty region"));
             }
             if account.is_empty() || !account.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err("an Alibaba Cloud account UID is all digits"));
@@ -97,10 +82,7 @@ impl FromStr for RoleArn {
             if !path.is_empty() {
                 return Err(err("RAM role ARNs have no path"));
             }
-            return Ok(RoleArn::Alibaba {
-                uid: account.to_owned(),
-                name: name.to_owned(),
-            });
+            return Ok(RoleArn::Alibaba { uid: account.to_owned(), name: name.to_owned() });
         }
         if fields[2] != "iam" || !fields[3].is_empty() {
             return Err(err("an AWS role ARN has service iam and an empty region"));
@@ -123,12 +105,7 @@ impl FromStr for RoleArn {
 impl fmt::Display for RoleArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RoleArn::Aws {
-                partition,
-                account,
-                name,
-                path,
-            } => {
+            RoleArn::Aws { partition, account, name, path } => {
                 write!(f, "arn:{partition}:iam::{account}:role{path}{name}")
             }
             RoleArn::Alibaba { uid, name } => write!(f, "acs:ram::{uid}:role/{name}"),
@@ -153,9 +130,7 @@ mod tests {
         let aws: RoleArn = "arn:aws:iam::222222222222:role/a/b/Name".parse().unwrap();
         assert_eq!(aws.account(), "222222222222");
         assert_eq!(aws.name(), "Name");
-        let ali: RoleArn = "acs:ram::1234567890123456:role/AliyunOSSRole"
-            .parse()
-            .unwrap();
+        let ali: RoleArn = "acs:ram::1234567890123456:role/AliyunOSSRole".parse().unwrap();
         assert!(ali.is_alibaba());
         assert_eq!(ali.account(), "1234567890123456");
     }

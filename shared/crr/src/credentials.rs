@@ -7,9 +7,7 @@
 
 use std::sync::RwLock;
 
-use aws_credential_types::provider::{
-    error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider,
-};
+use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::sync::OnceCell;
@@ -25,12 +23,7 @@ pub struct FunctionIdentity {
 impl FunctionIdentity {
     /// `region` is used by the fallback chain (instead of asking instance metadata).
     pub fn new(http: SharedHttpClient, region: &str) -> Self {
-        FunctionIdentity {
-            platform: RwLock::new(None),
-            fallback: OnceCell::new(),
-            http,
-            region: region.to_owned(),
-        }
+        FunctionIdentity { platform: RwLock::new(None), fallback: OnceCell::new(), http, region: region.to_owned() }
     }
 
     /// Takes the platform credentials an invocation carries; they replace older ones.
@@ -63,11 +56,10 @@ impl FunctionIdentity {
                 let config = aws_config::provider_config::ProviderConfig::without_region()
                     .with_region(Some(aws_config::Region::new(self.region.clone())))
                     .with_http_client(self.http.clone());
-                let chain =
-                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                        .configure(config)
-                        .build()
-                        .await;
+                let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .configure(config)
+                    .build()
+                    .await;
                 SharedCredentialsProvider::new(chain)
             })
             .await;
@@ -76,15 +68,9 @@ impl FunctionIdentity {
 }
 
 fn alibaba_env() -> Option<Credentials> {
-    let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .ok()
-        .filter(|v| !v.is_empty())?;
-    let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .ok()
-        .filter(|v| !v.is_empty())?;
-    let token = std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty())?;
+    let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET").ok().filter(|v| !v.is_empty())?;
+    let token = std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok().filter(|v| !v.is_empty());
     Some(Credentials::new(id, secret, token, None, "alibaba-env"))
 }
 

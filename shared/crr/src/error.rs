@@ -35,31 +35,13 @@ pub enum Error {
     Credentials(String),
 
     #[error("assuming role {role}: {detail}")]
-    AssumeRole {
-        role: String,
-        fault: Fault,
-        code: Option<String>,
-        detail: String,
-    },
+    AssumeRole { role: String, fault: Fault, code: Option<String>, detail: String },
 
     #[error("{op} {bucket}/{key}: {detail}")]
-    Storage {
-        op: &'static str,
-        bucket: String,
-        key: String,
-        fault: Fault,
-        code: Option<String>,
-        detail: String,
-    },
+    Storage { op: &'static str, bucket: String, key: String, fault: Fault, code: Option<String>, detail: String },
 
-    #[error(
-        "replica {bucket}/{key} does not match its source: {detail}; the replica was not accepted"
-    )]
-    Verify {
-        bucket: String,
-        key: String,
-        detail: String,
-    },
+    #[error("replica {bucket}/{key} does not match its source: {detail}; the replica was not accepted")]
+    Verify { bucket: String, key: String, detail: String },
 
     #[error("{0}")]
     Batch(crate::app::BatchFailure),
@@ -81,9 +63,7 @@ impl Error {
             Error::Event(_) => "InvalidEvent".into(),
             Error::UnknownBucket { .. } => "UnknownBucket".into(),
             Error::Credentials(_) => "NoCredentials".into(),
-            Error::AssumeRole { code, .. } => {
-                code.clone().unwrap_or_else(|| "AssumeRoleFailed".into())
-            }
+            Error::AssumeRole { code, .. } => code.clone().unwrap_or_else(|| "AssumeRoleFailed".into()),
             Error::Storage { code, fault, .. } => code.clone().unwrap_or_else(|| match fault {
                 Fault::Transient => "TransientStorageError".into(),
                 Fault::Permanent => "StorageError".into(),
@@ -97,10 +77,7 @@ impl Error {
 impl Error {
     /// The form the function runtime reports: `errorType` is [`Error::error_type`].
     pub fn into_function_error(self) -> fc_runtime::Error {
-        Box::new(fc_runtime::TypedError::new(
-            self.error_type(),
-            self.to_string(),
-        ))
+        Box::new(fc_runtime::TypedError::new(self.error_type(), self.to_string()))
     }
 }
 
@@ -127,17 +104,8 @@ impl Failure {
                     403 => Some("AccessDenied".to_owned()),
                     _ => None,
                 });
-                let message = se
-                    .err()
-                    .message()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("HTTP {status}"));
-                Failure {
-                    fault: classify(status, code.as_deref()),
-                    status: Some(status),
-                    code,
-                    message,
-                }
+                let message = se.err().message().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}"));
+                Failure { fault: classify(status, code.as_deref()), status: Some(status), code, message }
             }
             SdkError::TimeoutError(_) => Failure {
                 fault: Fault::Transient,
@@ -167,11 +135,7 @@ impl Failure {
     }
 
     pub fn is_not_found(&self) -> bool {
-        self.status == Some(404)
-            || matches!(
-                self.code.as_deref(),
-                Some("NoSuchKey" | "NotFound" | "NoSuchVersion")
-            )
+        self.status == Some(404) || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound" | "NoSuchVersion"))
     }
 
     pub fn is_access_denied(&self) -> bool {

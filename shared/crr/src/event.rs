@@ -58,16 +58,11 @@ pub enum EventKind {
 impl EventKind {
     /// Classifies an event name of either cloud (`ObjectCreated:PutObject`, `ObjectCreated:Put`, ...).
     pub fn classify(name: &str) -> EventKind {
-        let name = name
-            .strip_prefix("oss:")
-            .or_else(|| name.strip_prefix("s3:"))
-            .unwrap_or(name);
+        let name = name.strip_prefix("oss:").or_else(|| name.strip_prefix("s3:")).unwrap_or(name);
         let (family, detail) = name.split_once(':').unwrap_or((name, ""));
         match (family, detail) {
             // Parts replicate once, as the whole object, after CompleteMultipartUpload.
-            ("ObjectCreated", "InitiateMultipartUpload" | "UploadPart" | "UploadPartCopy") => {
-                EventKind::Ignored
-            }
+            ("ObjectCreated", "InitiateMultipartUpload" | "UploadPart" | "UploadPartCopy") => EventKind::Ignored,
             ("ObjectCreated", _) => EventKind::Created,
             ("ObjectModified", "UpdateObjectMeta") => EventKind::MetadataChanged,
             ("ObjectTagging", "Put" | "Delete") => EventKind::MetadataChanged,
@@ -92,14 +87,13 @@ pub struct Notification {
 #[error("{0}")]
 pub struct EventError(String);
 
-const EXPECTED: &str =
-    "expected an OSS trigger event {\"events\":[...]}, an S3 notification {\"Records\":[...]}, \
+const EXPECTED: &str = "expected an OSS trigger event {\"events\":[...]}, an S3 notification {\"Records\":[...]}, \
                         or either one wrapped in an SQS or MNS message";
 
 impl Notification {
     pub fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| EventError(format!("the event is not JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EventError(format!("the event is not JSON: {e}")))?;
         Self::from_value(value)
     }
 
@@ -120,19 +114,18 @@ impl<'de> Deserialize<'de> for Notification {
 /// Walks one payload, unwrapping queue envelopes (at most a few levels deep).
 fn collect(value: Value, out: &mut Vec<ObjectEvent>, depth: usize) -> Result<(), EventError> {
     if depth > 4 {
-        return Err(EventError(
-            "the event is wrapped in more than four envelopes".into(),
-        ));
+        return Err(EventError("the event is wrapped in more than four envelopes".into()));
     }
     let Value::Object(map) = value else {
-        return Err(EventError(format!(
-            "the event is not a JSON object; {EXPECTED}"
-        )));
+        return Err(EventError(format!("the event is not a JSON object; {EXPECTED}")));
     };
 
     if let Some(list) = map.get("events") {
-        let events: Vec<OssEvent> = serde_json::from_value(list.clone())
-            .map_err(|e| EventError(format!("OSS trigger event: {e}; each entry needs eventName and oss.bucket.name / oss.object.key")))?;
+        let events: Vec<OssEvent> = serde_json::from_value(list.clone()).map_err(|e| {
+            EventError(format!(
+                "OSS trigger event: {e}; each entry needs eventName and oss.bucket.name / oss.object.key"
+            ))
+        })?;
         out.extend(events.into_iter().map(OssEvent::into_object_event));
         return Ok(());
     }
@@ -142,13 +135,18 @@ fn collect(value: Value, out: &mut Vec<ObjectEvent>, depth: usize) -> Result<(),
         };
         for (i, record) in records.iter().enumerate() {
             if record.get("s3").is_some() {
-                let r: S3Record = serde_json::from_value(record.clone())
-                    .map_err(|e| EventError(format!("S3 notification record {i}: {e}; it needs eventName, s3.bucket.name and s3.object.key")))?;
+                let r: S3Record = serde_json::from_value(record.clone()).map_err(|e| {
+                    EventError(format!(
+                        "S3 notification record {i}: {e}; it needs eventName, s3.bucket.name and s3.object.key"
+                    ))
+                })?;
                 out.push(r.into_object_event()?);
             } else if let Some(body) = record.get("body").and_then(Value::as_str) {
                 collect(parse_embedded(body)?, out, depth + 1)?;
             } else {
-                return Err(EventError(format!("record {i} is neither an S3 notification record nor an SQS message with a body; {EXPECTED}")));
+                return Err(EventError(format!(
+                    "record {i} is neither an S3 notification record nor an SQS message with a body; {EXPECTED}"
+                )));
             }
         }
         return Ok(());
@@ -171,9 +169,7 @@ fn collect(value: Value, out: &mut Vec<ObjectEvent>, depth: usize) -> Result<(),
         return Ok(());
     }
     let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
-    Err(EventError(format!(
-        "unrecognised event with fields {keys:?}; {EXPECTED}"
-    )))
+    Err(EventError(format!("unrecognised event with fields {keys:?}; {EXPECTED}")))
 }
 
 /// A message body holding an event as JSON text, or as base64 of JSON text.
@@ -181,14 +177,10 @@ fn parse_embedded(text: &str) -> Result<Value, EventError> {
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return Ok(v);
     }
-    let decoded = base64_decode(text.trim()).ok_or_else(|| {
-        EventError("a queue message body is neither JSON nor base64-encoded JSON".into())
-    })?;
-    serde_json::from_slice(&decoded).map_err(|e| {
-        EventError(format!(
-            "a base64 queue message body does not hold JSON: {e}"
-        ))
-    })
+    let decoded = base64_decode(text.trim())
+        .ok_or_else(|| EventError("a queue message body is neither JSON nor base64-encoded JSON".into()))?;
+    serde_json::from_slice(&decoded)
+        .map_err(|e| EventError(format!("a base64 queue message body does not hold JSON: {e}")))
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
@@ -234,11 +226,7 @@ impl OssEvent {
             // OSS trigger events carry the key as stored.
             key: self.oss.object.key,
             size: self.oss.object.size,
-            etag: self
-                .oss
-                .object
-                .e_tag
-                .map(|e| e.trim_matches('"').to_owned()),
+            etag: self.oss.object.e_tag.map(|e| e.trim_matches('"').to_owned()),
             version_id: self.oss.object.version_id.filter(|v| !v.is_empty()),
             sequencer: None,
             time: self.event_time,
@@ -286,11 +274,7 @@ impl S3Record {
             key,
             size: self.s3.object.size,
             etag: self.s3.object.e_tag.map(|e| e.trim_matches('"').to_owned()),
-            version_id: self
-                .s3
-                .object
-                .version_id
-                .filter(|v| !v.is_empty() && v != "null"),
+            version_id: self.s3.object.version_id.filter(|v| !v.is_empty() && v != "null"),
             sequencer: self.s3.object.sequencer,
             time: self.event_time,
         })
@@ -361,10 +345,7 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(OSS);
         for message in [OSS.to_string(), b64] {
             let mns = serde_json::json!({"TopicOwner":"1","Message":message,"Subscriber":"1","MessageId":"m"});
-            assert_eq!(
-                Notification::from_value(mns).unwrap().events[0].key,
-                "source/a b+c.png"
-            );
+            assert_eq!(Notification::from_value(mns).unwrap().events[0].key, "source/a b+c.png");
         }
     }
 
@@ -372,18 +353,13 @@ mod tests {
     fn eventbridge_oss_event() {
         let data: Value = serde_json::from_str::<Value>(OSS).unwrap()["events"][0].clone();
         let ce = serde_json::json!({"id":"x","source":"acs.oss","type":"oss:ObjectCreated:PutObject","data":data});
-        assert_eq!(
-            Notification::from_value(ce).unwrap().events[0].bucket,
-            "testbucket"
-        );
+        assert_eq!(Notification::from_value(ce).unwrap().events[0].bucket, "testbucket");
     }
 
     #[test]
     fn s3_test_event_has_no_records() {
-        let n = Notification::from_json(
-            br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"crr-src"}"#,
-        )
-        .unwrap();
+        let n =
+            Notification::from_json(br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"crr-src"}"#).unwrap();
         assert!(n.events.is_empty());
     }
 
@@ -422,28 +398,14 @@ mod tests {
     fn malformed_events_say_what_is_wrong() {
         for (json, want) in [
             ("[1,2]", "not a JSON object"),
-            (
-                "{\"hello\":1}",
-                "unrecognised event with fields [\"hello\"]",
-            ),
-            (
-                "{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\"}]}",
-                "missing field `oss`",
-            ),
-            (
-                "{\"Records\":[{\"eventName\":\"x\",\"s3\":{\"bucket\":{}}}]}",
-                "S3 notification record 0",
-            ),
-            (
-                "{\"Records\":[{\"body\":\"not json at all!\"}]}",
-                "neither JSON nor base64",
-            ),
+            ("{\"hello\":1}", "unrecognised event with fields [\"hello\"]"),
+            ("{\"events\":[{\"eventName\":\"ObjectCreated:PutObject\"}]}", "missing field `oss`"),
+            ("{\"Records\":[{\"eventName\":\"x\",\"s3\":{\"bucket\":{}}}]}", "S3 notification record 0"),
+            ("{\"Records\":[{\"body\":\"not json at all!\"}]}", "neither JSON nor base64"),
             ("{\"Records\":7}", "Records is not a list"),
             ("not json", "not JSON"),
         ] {
-            let err = Notification::from_json(json.as_bytes())
-                .unwrap_err()
-                .to_string();
+            let err = Notification::from_json(json.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(want), "{json}: {err}");
         }
     }

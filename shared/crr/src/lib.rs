@@ -6,16 +6,21 @@
 //! * [`arn`]: role ARNs of both clouds
 //! * [`credentials`], [`sts`]: the function's identity and the assumed replication role
 //! * [`store`]: S3 clients configured for OSS and S3-compatible servers
-//! * [`replicate`]: decide and copy, streaming and verified
+//! * [`object`], [`decide`]: an object's state, and what it needs (pure)
+//! * [`copy`]: the copy engine, streaming and verified; [`body`], [`retry`] its helpers
 //! * [`app`]: the functions' handlers
 
 pub mod app;
 pub mod arn;
+pub mod body;
 pub mod config;
+pub mod copy;
 pub mod credentials;
+pub mod decide;
 pub mod error;
 pub mod event;
-pub mod replicate;
+pub mod object;
+pub mod retry;
 pub mod store;
 pub mod sts;
 

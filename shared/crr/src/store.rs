@@ -20,9 +20,7 @@ use crate::config::Endpoint;
 /// One HTTPS-capable client (rustls with ring) shared by every S3 and STS client in the process.
 pub fn http_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// An S3 client for `endpoint` acting with `credentials`.
@@ -50,9 +48,7 @@ pub fn s3_client(
                 .build(),
         )
         .stalled_stream_protection(
-            StalledStreamProtectionConfig::enabled()
-                .grace_period(Duration::from_secs(20))
-                .build(),
+            StalledStreamProtectionConfig::enabled().grace_period(Duration::from_secs(20)).build(),
         );
     if let Some(url) = &endpoint.url {
         builder = builder.endpoint_url(url);
@@ -65,9 +61,7 @@ pub fn s3_client(
 struct ArcProvider(Arc<dyn ProvideCredentials>);
 
 impl ProvideCredentials for ArcProvider {
-    fn provide_credentials<'a>(
-        &'a self,
-    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
     where
         Self: 'a,
     {

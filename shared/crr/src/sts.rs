@@ -32,20 +32,8 @@ pub struct AssumedRole {
 }
 
 impl AssumedRole {
-    pub fn new(
-        role: RoleArn,
-        settings: StsSettings,
-        caller: Arc<FunctionIdentity>,
-        http: SharedHttpClient,
-    ) -> Self {
-        AssumedRole {
-            role,
-            settings,
-            caller,
-            http,
-            current: RwLock::new(None),
-            refresh: tokio::sync::Mutex::new(()),
-        }
+    pub fn new(role: RoleArn, settings: StsSettings, caller: Arc<FunctionIdentity>, http: SharedHttpClient) -> Self {
+        AssumedRole { role, settings, caller, http, current: RwLock::new(None), refresh: tokio::sync::Mutex::new(()) }
     }
 
     pub fn role(&self) -> &RoleArn {
@@ -94,11 +82,9 @@ impl AssumedRole {
         let mut config = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(self.settings.region.clone()))
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(CallerRef(
-                    self.caller.clone(),
-                )),
-            )
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(CallerRef(
+                self.caller.clone(),
+            )))
             .identity_cache(IdentityCache::no_cache())
             .http_client(self.http.clone());
         if let Some(url) = &self.settings.endpoint {
@@ -110,6 +96,7 @@ impl AssumedRole {
             .role_arn(self.role.to_string())
             .role_session_name(session)
             .duration_seconds(self.settings.duration.as_secs() as i32)
+            .set_external_id(self.settings.external_id.clone())
             .send()
             .await
             .map_err(|e| {
@@ -145,13 +132,7 @@ impl AssumedRole {
 pub fn session_name(raw: &str) -> String {
     let mut name: String = raw
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
         .take(64)
         .collect();
     while name.len() < 2 {
@@ -166,9 +147,7 @@ impl ProvideCredentials for AssumedRole {
         Self: 'a,
     {
         future::ProvideCredentials::new(async move {
-            self.credentials("crr")
-                .await
-                .map_err(|e| CredentialsError::provider_error(e.to_string()))
+            self.credentials("crr").await.map_err(|e| CredentialsError::provider_error(e.to_string()))
         })
     }
 }
@@ -191,10 +170,7 @@ mod tests {
 
     #[test]
     fn session_names_are_valid() {
-        assert_eq!(
-            session_name("crr-object-created-1-2f3a"),
-            "crr-object-created-1-2f3a"
-        );
+        assert_eq!(session_name("crr-object-created-1-2f3a"), "crr-object-created-1-2f3a");
         assert_eq!(session_name("a b/c"), "a-b-c");
         assert_eq!(session_name("x"), "x-");
         assert_eq!(session_name(&"y".repeat(100)).len(), 64);

@@ -46,10 +46,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &self.access_key_secret)
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "***"),
-            )
+            .field("security_token", &self.security_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -91,19 +88,13 @@ impl Context {
 
     /// Time left before the deadline; `None` when there is no deadline.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Reads the `x-fc-*` headers of a Function Compute request.
     pub(crate) fn from_fc_headers(headers: &HeaderMap, received: Instant) -> Self {
         let get = |name: &str| -> Option<String> {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
+            headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
         };
         let request_id = get("x-fc-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let credentials = match (get("x-fc-access-key-id"), get("x-fc-access-key-secret")) {
@@ -166,9 +157,6 @@ mod tests {
         let creds = ctx.credentials.unwrap();
         assert_eq!(creds.access_key_id, "STS.abc");
         assert_eq!(creds.access_key_secret.expose(), "s3cr3t");
-        assert!(
-            creds.security_token.is_none(),
-            "an empty token header means no token"
-        );
+        assert!(creds.security_token.is_none(), "an empty token header means no token");
     }
 }

@@ -17,10 +17,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
-        Diagnostic {
-            error_type: error_type.into(),
-            error_message: error_message.into(),
-        }
+        Diagnostic { error_type: error_type.into(), error_message: error_message.into() }
     }
 
     /// Describes a handler error: its [`TypedError`] type if it has one, and the
@@ -64,10 +61,7 @@ pub struct TypedError {
 
 impl TypedError {
     pub fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
-        TypedError {
-            error_type: error_type.into(),
-            message: message.into(),
-        }
+        TypedError { error_type: error_type.into(), message: message.into() }
     }
 }
 
@@ -114,16 +108,8 @@ mod tests {
         let err: Error = Box::new(std::io::Error::other(Wrapper(inner)));
         let d = Diagnostic::from_error(&err);
         assert_eq!(d.error_type, "FunctionError");
-        assert!(
-            d.error_message.contains("copying a/b"),
-            "{}",
-            d.error_message
-        );
-        assert!(
-            d.error_message.contains("connection reset"),
-            "{}",
-            d.error_message
-        );
+        assert!(d.error_message.contains("copying a/b"), "{}", d.error_message);
+        assert!(d.error_message.contains("connection reset"), "{}", d.error_message);
     }
 
     #[derive(Debug)]

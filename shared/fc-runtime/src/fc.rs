@@ -42,15 +42,15 @@ impl ServerConfig {
     /// `FC_SERVER_PORT` (default 9000) on `FC_SERVER_HOST` (default `0.0.0.0`).
     pub(crate) fn from_env() -> Result<Self, Error> {
         let port = match std::env::var("FC_SERVER_PORT") {
-            Ok(p) if !p.trim().is_empty() => p.trim().parse::<u16>().map_err(|_| {
-                format!("FC_SERVER_PORT={p:?} is not a port number; expected an integer 1-65535")
-            })?,
+            Ok(p) if !p.trim().is_empty() => p
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| format!("FC_SERVER_PORT={p:?} is not a port number; expected an integer 1-65535"))?,
             _ => 9000,
         };
         let host = std::env::var("FC_SERVER_HOST").unwrap_or_else(|_| "0.0.0.0".to_owned());
-        let addr = format!("{host}:{port}")
-            .parse()
-            .map_err(|_| format!("FC_SERVER_HOST={host:?} is not an IP address"))?;
+        let addr =
+            format!("{host}:{port}").parse().map_err(|_| format!("FC_SERVER_HOST={host:?} is not an IP address"))?;
         Ok(ServerConfig { addr })
     }
 }
@@ -60,9 +60,8 @@ where
     T: DeserializeOwned + Send + 'static,
     H: Handler<T>,
 {
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let listener =
+        TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     tracing::info!(addr = %config.addr, "Function Compute custom runtime listening");
     serve_listener::<T, H>(init, listener, shutdown_signal()).await
 }
@@ -165,11 +164,7 @@ where
     H: Handler<T>,
 {
     let received = Instant::now();
-    let control_path = req
-        .headers()
-        .get("x-fc-control-path")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let control_path = req.headers().get("x-fc-control-path").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let call = classify(req.method(), req.uri().path(), control_path.as_deref());
     let context = Context::from_fc_headers(req.headers(), received);
     let rid = context.request_id.clone();
@@ -211,10 +206,9 @@ where
 async fn read_body(body: Incoming) -> Result<Bytes, Diagnostic> {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) => Err(Diagnostic::new(
-            "InvalidEvent",
-            format!("could not read the event body (limit {MAX_BODY} bytes): {e}"),
-        )),
+        Err(e) => {
+            Err(Diagnostic::new("InvalidEvent", format!("could not read the event body (limit {MAX_BODY} bytes): {e}")))
+        }
     }
 }
 
@@ -234,9 +228,7 @@ fn respond(outcome: Result<Vec<u8>, Diagnostic>) -> Response<Full<Bytes>> {
 fn end_line(prefix: &str, rid: &str, outcome: &Result<Vec<u8>, Diagnostic>) {
     match outcome {
         Ok(_) => stdout_line(&format!("{prefix} RequestId: {rid}")),
-        Err(_) => stdout_line(&format!(
-            "{prefix} RequestId: {rid}, Error: Unhandled function error"
-        )),
+        Err(_) => stdout_line(&format!("{prefix} RequestId: {rid}, Error: Unhandled function error")),
     }
 }
 
@@ -254,10 +246,7 @@ mod tests {
     #[test]
     fn calls_are_classified_by_path_or_control_path() {
         assert_eq!(classify(&Method::POST, "/invoke", None), Call::Invoke);
-        assert_eq!(
-            classify(&Method::POST, "/initialize", None),
-            Call::Initialize
-        );
+        assert_eq!(classify(&Method::POST, "/initialize", None), Call::Initialize);
         assert_eq!(classify(&Method::POST, "/", Some("/invoke")), Call::Invoke);
         assert_eq!(classify(&Method::GET, "/invoke", None), Call::Unknown);
         assert_eq!(classify(&Method::GET, "/pre-stop", None), Call::Lifecycle);

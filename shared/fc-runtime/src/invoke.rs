@@ -25,10 +25,7 @@ impl<H: Send + Sync + 'static> Init<H> {
         I: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<H, Error>> + Send + 'static,
     {
-        Arc::new(Init {
-            build: Mutex::new(Some(Box::pin(async move { init().await }))),
-            handler: OnceCell::new(),
-        })
+        Arc::new(Init { build: Mutex::new(Some(Box::pin(async move { init().await }))), handler: OnceCell::new() })
     }
 
     /// The handler, running the initialiser on first use. A failed (or panicking)
@@ -38,19 +35,13 @@ impl<H: Send + Sync + 'static> Init<H> {
             .get_or_init(|| async {
                 let build = self.build.lock().ok().and_then(|mut b| b.take());
                 let Some(build) = build else {
-                    return Err(Diagnostic::new(
-                        "InitError",
-                        "the initialiser did not complete",
-                    ));
+                    return Err(Diagnostic::new("InitError", "the initialiser did not complete"));
                 };
                 match std::panic::AssertUnwindSafe(build).catch_unwind().await {
                     Ok(Ok(h)) => Ok(Arc::new(h)),
                     Ok(Err(e)) => {
                         let d = Diagnostic::from_error(&e);
-                        Err(Diagnostic::new(
-                            "InitError",
-                            format!("{}: {}", d.error_type, d.error_message),
-                        ))
+                        Err(Diagnostic::new("InitError", format!("{}: {}", d.error_type, d.error_message)))
                     }
                     Err(panic) => Err(Diagnostic::from_panic(panic)),
                 }
@@ -61,11 +52,7 @@ impl<H: Send + Sync + 'static> Init<H> {
 }
 
 /// Decodes `body` as `T`, runs the handler and returns the JSON result.
-pub(crate) async fn invoke<T, H>(
-    init: &Init<H>,
-    body: &[u8],
-    context: Context,
-) -> Result<Vec<u8>, Diagnostic>
+pub(crate) async fn invoke<T, H>(init: &Init<H>, body: &[u8], context: Context) -> Result<Vec<u8>, Diagnostic>
 where
     T: DeserializeOwned + Send + 'static,
     H: Handler<T>,
@@ -76,17 +63,11 @@ where
     let future = handler.call(Event { payload, context }).instrument(span);
     match tokio::spawn(future).await {
         Ok(Ok(response)) => serde_json::to_vec(&response).map_err(|e| {
-            Diagnostic::new(
-                "SerializationError",
-                format!("the handler's result is not serialisable as JSON: {e}"),
-            )
+            Diagnostic::new("SerializationError", format!("the handler's result is not serialisable as JSON: {e}"))
         }),
         Ok(Err(err)) => Err(Diagnostic::from_error(&err)),
         Err(join) if join.is_panic() => Err(Diagnostic::from_panic(join.into_panic())),
-        Err(join) => Err(Diagnostic::new(
-            "Cancelled",
-            format!("the handler task was cancelled: {join}"),
-        )),
+        Err(join) => Err(Diagnostic::new("Cancelled", format!("the handler task was cancelled: {join}"))),
     }
 }
 

@@ -23,31 +23,20 @@ impl Args {
         let mut timeout = None;
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "--event" => {
-                    event = Some(
-                        args.next()
-                            .ok_or("--event needs a file name, or - for stdin")?,
-                    )
-                }
+                "--event" => event = Some(args.next().ok_or("--event needs a file name, or - for stdin")?),
                 "--timeout" => {
                     let t = args.next().ok_or("--timeout needs a number of seconds")?;
-                    let secs: u64 = t
-                        .parse()
-                        .map_err(|_| format!("--timeout {t:?} is not a whole number of seconds"))?;
+                    let secs: u64 =
+                        t.parse().map_err(|_| format!("--timeout {t:?} is not a whole number of seconds"))?;
                     timeout = Some(Duration::from_secs(secs));
                 }
-                other if other.starts_with("--event=") => {
-                    event = Some(other["--event=".len()..].to_owned())
-                }
+                other if other.starts_with("--event=") => event = Some(other["--event=".len()..].to_owned()),
                 "-h" | "--help" => {
                     println!("usage: {} [--event FILE|- [--timeout SECS]]\n\nWithout --event the function serves Function Compute (FC_SERVER_PORT, default 9000)\nor, when AWS_LAMBDA_RUNTIME_API is set, the Lambda Runtime API.", program());
                     std::process::exit(0);
                 }
                 other => {
-                    return Err(format!(
-                        "unknown argument {other:?}; expected --event FILE|- [--timeout SECS]"
-                    )
-                    .into())
+                    return Err(format!("unknown argument {other:?}; expected --event FILE|- [--timeout SECS]").into())
                 }
             }
         }
@@ -68,8 +57,7 @@ where
     T: DeserializeOwned + Send + 'static,
     H: Handler<T>,
 {
-    let body = read_event(&args.event)
-        .map_err(|e| format!("cannot read the event from {:?}: {e}", args.event))?;
+    let body = read_event(&args.event).map_err(|e| format!("cannot read the event from {:?}: {e}", args.event))?;
     let mut context = Context::new(uuid::Uuid::new_v4().to_string());
     context.function_name = std::env::var("FC_FUNCTION_NAME").ok();
     context.deadline = args.timeout.map(|t| Instant::now() + t);
@@ -109,9 +97,7 @@ mod tests {
     #[test]
     fn parses_event_and_timeout() {
         assert_eq!(parse(&[]).unwrap(), None);
-        let a = parse(&["--event", "-", "--timeout", "30"])
-            .unwrap()
-            .unwrap();
+        let a = parse(&["--event", "-", "--timeout", "30"]).unwrap().unwrap();
         assert_eq!(a.event, "-");
         assert_eq!(a.timeout, Some(Duration::from_secs(30)));
         assert_eq!(parse(&["--event=e.json"]).unwrap().unwrap().event, "e.json");

@@ -1,0 +1,447 @@
+//! Many rules from a file (`CRR_CONFIG`): the OSS `ReplicationConfiguration` XML
+//! that `PutBucketReplication` takes, or the same as JSON.
+//!
+//! XML elements follow OSS: `ID`, `PrefixSet/Prefix`, `Action`, `Destination/Bucket`,
+//! `Destination/Location`, `Destination/TransferType` (`oss_acc`),
+//! `HistoricalObjectReplication`, `SyncRole`,
+//! `SourceSelectionCriteria/SseKmsEncryptedObjects/Status`,
+//! `EncryptionConfiguration/ReplicaKmsKeyID`, `RTC` (accepted, not needed). crr adds
+//! `Destination/Endpoint` and `Destination/Region` for S3-compatible destinations and
+//! `StorageClass` for replicas. The source bucket comes from `CRR_SOURCE_*` (the XML
+//! belongs to it); a JSON file may name it in `source`.
+
+use serde::Deserialize;
+
+use super::{
+    accelerate, check_bucket, check_prefixes, default_path_style, parse_action, parse_bool, parse_endpoint, parse_role,
+    source_from_env, Bucket, Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule,
+    StsSettings,
+};
+
+pub(crate) fn parse(
+    path: &str,
+    text: &str,
+    r: &Reader,
+    d: &Defaults,
+    sts: StsSettings,
+    copy: CopySettings,
+) -> Result<Config, ConfigError> {
+    let at = |what: String| format!("CRR_CONFIG {path}: {what}");
+    match text.trim_start().chars().next() {
+        Some('<') => {
+            let rules = parse_xml(text, &at, r, d)?;
+            Ok(Config { source: source_from_env(r, d)?, rules, sts, copy })
+        }
+        Some('{') => parse_json(text, &at, r, d, sts, copy),
+        _ => Err(ConfigError::invalid(
+            "CRR_CONFIG",
+            path,
+            "an OSS ReplicationConfiguration XML document or a JSON object with \"rules\"",
+        )),
+    }
+}
+
+/// Builds a rule's role ARN from `SyncRole`: a full ARN, or a RAM role name in the
+/// source account (`CRR_SOURCE_ACCOUNT_ID`, else the function's `FC_ACCOUNT_ID`).
+fn sync_role(setting: &str, value: &str, r: &Reader) -> Result<crate::arn::RoleArn, ConfigError> {
+    if value.contains(':') {
+        return parse_role(setting, value);
+    }
+    let account = r.opt("CRR_SOURCE_ACCOUNT_ID").or_else(|| r.opt("FC_ACCOUNT_ID")).ok_or_else(|| {
+        ConfigError::invalid(
+            setting,
+            value,
+            "a full role ARN (acs:ram::<uid>:role/<name>), or set CRR_SOURCE_ACCOUNT_ID so a role name can be completed",
+        )
+    })?;
+    parse_role(setting, &format!("acs:ram::{account}:role/{value}"))
+}
+
+fn parse_xml(text: &str, at: &dyn Fn(String) -> String, r: &Reader, d: &Defaults) -> Result<Vec<Rule>, ConfigError> {
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| ConfigError::invalid(at("XML".into()), e.to_string(), "well-formed XML"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "ReplicationConfiguration" {
+        return Err(ConfigError::invalid(
+            at("root element".into()),
+            root.tag_name().name(),
+            "<ReplicationConfiguration>",
+        ));
+    }
+    let mut rules = Vec::new();
+    for (n, node) in root.children().filter(|c| c.is_element()).enumerate() {
+        if node.tag_name().name() != "Rule" {
+            return Err(ConfigError::invalid(at(format!("element {}", n + 1)), node.tag_name().name(), "<Rule>"));
+        }
+        rules.push(xml_rule(node, n + 1, at, r, d)?);
+    }
+    Ok(rules)
+}
+
+fn child<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<roxmltree::Node<'a, 'a>> {
+    node.children().find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn text_of(node: roxmltree::Node, name: &str) -> Option<String> {
+    child(node, name).and_then(|c| c.text()).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn xml_rule(
+    node: roxmltree::Node,
+    n: usize,
+    at: &dyn Fn(String) -> String,
+    r: &Reader,
+    d: &Defaults,
+) -> Result<Rule, ConfigError> {
+    let id = text_of(node, "ID").unwrap_or_else(|| format!("rule-{n}"));
+    let el = |name: &str| at(format!("Rule {n} ({id}) <{name}>"));
+    const KNOWN: &[&str] = &[
+        "ID",
+        "PrefixSet",
+        "Action",
+        "Destination",
+        "HistoricalObjectReplication",
+        "SyncRole",
+        "SourceSelectionCriteria",
+        "EncryptionConfiguration",
+        "RTC",
+        "Status",
+        "StorageClass",
+    ];
+    for c in node.children().filter(|c| c.is_element()) {
+        let name = c.tag_name().name();
+        if !KNOWN.contains(&name) {
+            return Err(ConfigError::invalid(el(name), name, format!("one of {}", KNOWN.join(", "))));
+        }
+    }
+
+    let prefixes: Vec<String> = child(node, "PrefixSet")
+        .map(|set| {
+            set.children()
+                .filter(|c| c.is_element() && c.tag_name().name() == "Prefix")
+                .filter_map(|c| c.text().map(str::to_owned))
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    check_prefixes(&el("PrefixSet"), &prefixes.join(","), &prefixes)?;
+
+    let action = match text_of(node, "Action") {
+        Some(a) => parse_action(&el("Action"), &a)?,
+        None => super::RuleAction::Put,
+    };
+
+    let dest = child(node, "Destination")
+        .ok_or_else(|| ConfigError::missing(el("Destination"), "<Destination> with <Bucket> and <Location>"))?;
+    let bucket = text_of(dest, "Bucket")
+        .ok_or_else(|| ConfigError::missing(el("Destination/Bucket"), "the destination bucket name"))?;
+    check_bucket(&el("Destination/Bucket"), &bucket)?;
+    let mut endpoint = match (text_of(dest, "Endpoint"), text_of(dest, "Location")) {
+        (Some(url), location) => {
+            let url = parse_endpoint(&el("Destination/Endpoint"), &url)?;
+            let region = text_of(dest, "Region")
+                .or_else(|| location.map(|l| l.trim_start_matches("oss-").to_owned()))
+                .unwrap_or_else(|| d.source_region.clone());
+            Endpoint {
+                path_style: d.path_style.unwrap_or_else(|| default_path_style(Some(&url))),
+                url: Some(url),
+                region,
+            }
+        }
+        (None, Some(location)) => Endpoint::oss(&location),
+        (None, None) => {
+            return Err(ConfigError::missing(
+                el("Destination/Location"),
+                "the destination region, e.g. oss-cn-beijing (or crr's <Endpoint> for S3-compatible stores)",
+            ))
+        }
+    };
+    match text_of(dest, "TransferType").as_deref() {
+        None | Some("internal") => {}
+        Some("oss_acc") => endpoint = accelerate(endpoint, &el("Destination/TransferType"))?,
+        Some(other) => return Err(ConfigError::invalid(el("Destination/TransferType"), other, "internal or oss_acc")),
+    }
+
+    let historical = match text_of(node, "HistoricalObjectReplication") {
+        Some(h) => parse_bool(&el("HistoricalObjectReplication"), &h)?,
+        None => true,
+    };
+    let role_text = text_of(node, "SyncRole")
+        .ok_or_else(|| ConfigError::missing(el("SyncRole"), "the replication role (name or ARN)"))?;
+    let role = sync_role(&el("SyncRole"), &role_text, r)?;
+
+    let kms_enabled = child(node, "SourceSelectionCriteria")
+        .and_then(|s| child(s, "SseKmsEncryptedObjects"))
+        .and_then(|k| text_of(k, "Status"))
+        .map(|s| parse_bool(&el("SourceSelectionCriteria/SseKmsEncryptedObjects/Status"), &s))
+        .transpose()?
+        .unwrap_or(false);
+    let key_id = child(node, "EncryptionConfiguration").and_then(|e| text_of(e, "ReplicaKmsKeyID"));
+    let kms = match (kms_enabled, key_id) {
+        (false, _) => KmsPolicy::Skip,
+        (true, Some(key_id)) => KmsPolicy::Replicate { key_id },
+        (true, None) => {
+            return Err(ConfigError::missing(
+                el("EncryptionConfiguration/ReplicaKmsKeyID"),
+                "the destination KMS key when SseKmsEncryptedObjects is Enabled",
+            ))
+        }
+    };
+
+    Ok(Rule {
+        id,
+        prefixes,
+        action,
+        destination: Bucket { name: bucket, endpoint },
+        role,
+        historical,
+        kms,
+        storage_class: text_of(node, "StorageClass").map(|s| s.to_ascii_uppercase()),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JsonConfig {
+    source: Option<JsonBucket>,
+    rules: Vec<JsonRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JsonBucket {
+    bucket: String,
+    endpoint: Option<String>,
+    region: Option<String>,
+    location: Option<String>,
+    #[serde(default)]
+    accelerate: bool,
+    path_style: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JsonRule {
+    id: Option<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    action: Option<String>,
+    destination: JsonBucket,
+    role: String,
+    historical: Option<bool>,
+    #[serde(default)]
+    replicate_kms: bool,
+    replica_kms_key_id: Option<String>,
+    storage_class: Option<String>,
+}
+
+fn parse_json(
+    text: &str,
+    at: &dyn Fn(String) -> String,
+    r: &Reader,
+    d: &Defaults,
+    sts: StsSettings,
+    copy: CopySettings,
+) -> Result<Config, ConfigError> {
+    let raw: JsonConfig = serde_json::from_str(text).map_err(|e| {
+        ConfigError::invalid(
+            at("JSON".into()),
+            e.to_string(),
+            "{\"rules\": [{\"destination\": {\"bucket\": ...}, \"role\": ...}]} with known fields only",
+        )
+    })?;
+    let source = match raw.source {
+        Some(b) => json_bucket(b, &at("source".into()), d)?,
+        None => source_from_env(r, d)?,
+    };
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for (i, jr) in raw.rules.into_iter().enumerate() {
+        let id = jr.id.unwrap_or_else(|| format!("rule-{}", i + 1));
+        let el = |name: &str| at(format!("rules[{i}] ({id}) {name}"));
+        check_prefixes(&el("prefixes"), &jr.prefixes.join(","), &jr.prefixes)?;
+        let kms = match (jr.replicate_kms, jr.replica_kms_key_id) {
+            (false, _) => KmsPolicy::Skip,
+            (true, Some(key_id)) => KmsPolicy::Replicate { key_id },
+            (true, None) => {
+                return Err(ConfigError::missing(
+                    el("replicaKmsKeyId"),
+                    "the destination KMS key when replicateKms is true",
+                ))
+            }
+        };
+        rules.push(Rule {
+            prefixes: jr.prefixes,
+            action: match jr.action {
+                Some(a) => parse_action(&el("action"), &a)?,
+                None => super::RuleAction::Put,
+            },
+            destination: json_bucket(jr.destination, &el("destination"), d)?,
+            role: parse_role(&el("role"), &jr.role)?,
+            historical: jr.historical.unwrap_or(true),
+            kms,
+            storage_class: jr.storage_class.map(|s| s.to_ascii_uppercase()),
+            id,
+        });
+    }
+    Ok(Config { source, rules, sts, copy })
+}
+
+fn json_bucket(b: JsonBucket, setting: &str, d: &Defaults) -> Result<Bucket, ConfigError> {
+    check_bucket(&format!("{setting}.bucket"), &b.bucket)?;
+    let mut endpoint = match (b.endpoint, b.location) {
+        (Some(url), location) => {
+            let url = parse_endpoint(&format!("{setting}.endpoint"), &url)?;
+            Endpoint {
+                path_style: b.path_style.or(d.path_style).unwrap_or_else(|| default_path_style(Some(&url))),
+                region: b
+                    .region
+                    .or_else(|| location.map(|l| l.trim_start_matches("oss-").to_owned()))
+                    .unwrap_or_else(|| d.source_region.clone()),
+                url: Some(url),
+            }
+        }
+        (None, Some(location)) => Endpoint::oss(&location),
+        (None, None) => Endpoint {
+            url: None,
+            region: b.region.unwrap_or_else(|| d.source_region.clone()),
+            path_style: b.path_style.or(d.path_style).unwrap_or(false),
+        },
+    };
+    if b.accelerate {
+        endpoint = accelerate(endpoint, &format!("{setting}.accelerate"))?;
+    }
+    Ok(Bucket { name: b.bucket, endpoint })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::{Config, KmsPolicy, RuleAction};
+
+    fn load(text: &str, ext: &str, extra: &[(&str, &str)]) -> Result<Config, String> {
+        let dir = std::env::temp_dir().join(format!("crr-config-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("crr.{ext}"));
+        std::fs::write(&path, text).unwrap();
+        let mut s: HashMap<String, String> = [
+            ("CRR_CONFIG", path.to_str().unwrap()),
+            ("CRR_SOURCE_BUCKET", "src-bucket"),
+            ("CRR_SOURCE_REGION", "cn-hangzhou"),
+            ("CRR_SOURCE_ENDPOINT", "https://s3.oss-cn-hangzhou.aliyuncs.com"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            s.insert(k.to_string(), v.to_string());
+        }
+        Config::from_settings(&s).map_err(|e| e.to_string())
+    }
+
+    const OSS_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ReplicationConfiguration>
+  <Rule>
+    <ID>video</ID>
+    <PrefixSet><Prefix>source1</Prefix><Prefix>video</Prefix></PrefixSet>
+    <Action>ALL</Action>
+    <Destination>
+      <Bucket>destbucket</Bucket>
+      <Location>oss-cn-beijing</Location>
+      <TransferType>oss_acc</TransferType>
+    </Destination>
+    <HistoricalObjectReplication>disabled</HistoricalObjectReplication>
+    <SyncRole>aliyunramrole</SyncRole>
+    <SourceSelectionCriteria><SseKmsEncryptedObjects><Status>Enabled</Status></SseKmsEncryptedObjects></SourceSelectionCriteria>
+    <EncryptionConfiguration><ReplicaKmsKeyID>c4d49f85-ee30-426b-a5ed-95e9139d0000</ReplicaKmsKeyID></EncryptionConfiguration>
+    <RTC><Status>enabled</Status></RTC>
+  </Rule>
+  <Rule>
+    <ID>logs</ID>
+    <PrefixSet><Prefix>logs/</Prefix></PrefixSet>
+    <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region></Destination>
+    <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
+    <StorageClass>IA</StorageClass>
+  </Rule>
+</ReplicationConfiguration>"#;
+
+    #[test]
+    fn oss_replication_configuration_xml() {
+        let c = load(OSS_XML, "xml", &[("CRR_SOURCE_ACCOUNT_ID", "1111111111111111")]).unwrap();
+        assert_eq!(c.source.name, "src-bucket");
+        assert_eq!(c.rules.len(), 2);
+        let video = &c.rules[0];
+        assert_eq!(video.id, "video");
+        assert_eq!(video.prefixes, vec!["source1", "video"]);
+        assert_eq!(video.action, RuleAction::All);
+        assert_eq!(video.destination.name, "destbucket");
+        assert_eq!(video.destination.endpoint.url.as_deref(), Some("https://s3.oss-accelerate.aliyuncs.com"));
+        assert_eq!(video.destination.endpoint.region, "cn-beijing");
+        assert!(!video.historical);
+        assert_eq!(video.role.to_string(), "acs:ram::1111111111111111:role/aliyunramrole");
+        assert_eq!(video.kms, KmsPolicy::Replicate { key_id: "c4d49f85-ee30-426b-a5ed-95e9139d0000".into() });
+        let logs = &c.rules[1];
+        assert_eq!(logs.action, RuleAction::Put);
+        assert!(logs.historical);
+        assert_eq!(logs.kms, KmsPolicy::Skip);
+        assert!(logs.destination.endpoint.path_style);
+        assert_eq!(logs.storage_class.as_deref(), Some("IA"));
+        assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
+    }
+
+    #[test]
+    fn xml_errors_name_the_rule_and_element() {
+        for (xml, want) in [
+            ("<ReplicationConfiguration><Rule><ID>r</ID><Action>DELETE</Action></Rule></ReplicationConfiguration>", "Rule 1 (r) <Action>=\"DELETE\" is not valid; expected PUT"),
+            ("<ReplicationConfiguration><Rule><ID>r</ID></Rule></ReplicationConfiguration>", "Rule 1 (r) <Destination> is not set"),
+            ("<ReplicationConfiguration><Rule><Destination><Bucket>b-b</Bucket></Destination></Rule></ReplicationConfiguration>", "Rule 1 (rule-1) <Destination/Location> is not set"),
+            ("<ReplicationConfiguration><Rule><Destination><Bucket>b-b</Bucket><Location>oss-cn-x</Location></Destination><SyncRole>name</SyncRole></Rule></ReplicationConfiguration>", "set CRR_SOURCE_ACCOUNT_ID"),
+            ("<ReplicationConfiguration><Rule><Bogus/></Rule></ReplicationConfiguration>", "<Bogus>=\"Bogus\" is not valid; expected one of ID"),
+            ("<Replication/>", "root element=\"Replication\" is not valid; expected <ReplicationConfiguration>"),
+            ("<ReplicationConfiguration><Rule>", "XML="),
+            ("<ReplicationConfiguration><Rule><PrefixSet><Prefix>1</Prefix><Prefix>2</Prefix><Prefix>3</Prefix><Prefix>4</Prefix><Prefix>5</Prefix><Prefix>6</Prefix><Prefix>7</Prefix><Prefix>8</Prefix><Prefix>9</Prefix><Prefix>10</Prefix><Prefix>11</Prefix></PrefixSet></Rule></ReplicationConfiguration>", "at most 10 key prefixes"),
+        ] {
+            let err = load(xml, "xml", &[]).unwrap_err();
+            assert!(err.contains(want), "{xml}\n got: {err}\nwant: {want}");
+            assert!(err.starts_with("CRR_CONFIG "), "{err}");
+        }
+    }
+
+    #[test]
+    fn json_configuration() {
+        let json = r#"{
+          "source": {"bucket": "crr-src", "endpoint": "http://127.0.0.1:4590", "region": "us-east-1"},
+          "rules": [
+            {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r",
+             "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
+            {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
+             "replicaKmsKeyId": "k", "historical": false, "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai"}}
+          ]}"#;
+        let c = load(json, "json", &[]).unwrap();
+        assert_eq!(c.source.name, "crr-src");
+        assert!(c.source.endpoint.path_style);
+        assert_eq!(c.rules[0].action, RuleAction::All);
+        assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
+        assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
+        assert!(!c.rules[1].historical);
+    }
+
+    #[test]
+    fn json_errors() {
+        let role = "\"role\": \"arn:aws:iam::222222222222:role/r\"";
+        for (json, want) in [
+            (r#"{"rules": [{"destination": {"bucket": "d-d"}, "role": "x"}]}"#.to_string(), "rules[0] (rule-1) role=\"x\" is not valid"),
+            (r#"{"rules": [{"destination": {"bucket": "d-d"}, "rolle": "x"}]}"#.to_string(), "unknown field `rolle`"),
+            (format!(r#"{{"rules": [{{"destination": {{"bucket": "d-d"}}, {role}, "replicateKms": true}}]}}"#), "replicaKmsKeyId is not set"),
+            (format!(r#"{{"rules": [{{"destination": {{"bucket": "D"}}, {role}}}]}}"#), "destination.bucket=\"D\" is not valid"),
+            (format!(r#"{{"rules": [{{"id": "x", "destination": {{"bucket": "d-d"}}, {role}}}, {{"id": "y", "destination": {{"bucket": "d-d"}}, {role}}}]}}"#), "rules x and y=\"d-d\" is not valid; expected rules with the same destination bucket to have prefixes that do not overlap"),
+            (r#"{"rules": []}"#.to_string(), "rules is not set; expected at least one replication rule"),
+        ] {
+            let err = load(&json, "json", &[]).unwrap_err();
+            assert!(err.contains(want), "{json}\n got: {err}\nwant: {want}");
+        }
+        assert!(load("rules: []", "yaml", &[])
+            .unwrap_err()
+            .contains("an OSS ReplicationConfiguration XML document or a JSON object"));
+    }
+}
