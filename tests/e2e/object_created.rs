@@ -355,3 +355,52 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
 
     assert!(head(&dst, &setup.dst_bucket, "x.txt").await.is_none(), "nothing was written");
 }
+
+fn part_fault(part: u32, times: usize, answer: Option<(u16, &'static str)>) -> Fault {
+    Fault { method: http::Method::PUT, matches: format!("partNumber={part}&"), times, answer }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_are_retried_and_failed_uploads_leave_no_parts() {
+    let setup = Setup::provision("faults");
+    let src = setup.s3(&setup.src_admin);
+    let dst = setup.s3(&setup.dst_admin);
+    let parts: Vec<Vec<u8>> = (0..3).map(|i| pattern(5 * MIB, 40 + i)).collect();
+    put_multipart(&src, &setup.src_bucket, "faulty.bin", &parts).await;
+
+    // The destination is reached through a proxy that fails chosen requests.
+    let proxy = FaultProxy::start(
+        &setup.endpoint,
+        vec![
+            part_fault(2, 1, Some((500, "InternalError"))),
+            part_fault(3, 1, None),
+            part_fault(1, 1, Some((503, "SlowDown"))),
+        ],
+    )
+    .await;
+    let function = Function::start("object-created", &env_with(&setup, &[("CRR_DEST_ENDPOINT", &proxy.base)]));
+    let invoke = format!("{}/invoke", function.base);
+    let fc = [
+        ("x-fc-access-key-id", setup.function.id.as_str()),
+        ("x-fc-access-key-secret", setup.function.secret.as_str()),
+    ];
+    let event = s3_event("ObjectCreated:CompleteMultipartUpload", &setup.src_bucket, "faulty.bin").to_string();
+
+    let reply = post(&invoke, event.clone(), &fc).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.json["results"][0]["outcome"], "copy");
+    assert_eq!(proxy.injected(), 3, "a 500, a 503 and a connection reset were injected and survived");
+    assert_same_object(&setup, "faulty.bin").await;
+
+    // A permanent fault on one part: the invocation fails with the cause, and the
+    // multipart upload is aborted, leaving no parts behind.
+    dst.delete_object().bucket(&setup.dst_bucket).key("faulty.bin").send().await.unwrap();
+    proxy.set_faults(vec![part_fault(2, usize::MAX, Some((403, "AccessDenied")))]);
+    let reply = post(&invoke, event, &fc).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json["errorType"], "AccessDenied", "{}", reply.json);
+    assert!(reply.json["errorMessage"].as_str().unwrap().contains("writing a part of"), "{}", reply.json);
+    let uploads = dst.list_multipart_uploads().bucket(&setup.dst_bucket).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "orphan multipart uploads: {:?}", uploads.uploads());
+    assert!(head(&dst, &setup.dst_bucket, "faulty.bin").await.is_none());
+}

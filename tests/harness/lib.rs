@@ -27,8 +27,9 @@ pub fn repo_root() -> PathBuf {
 /// The directory holding the binaries built in the same profile as this test.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test>-<hash>
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    // Tests live in target/<profile>/deps/, binaries in target/<profile>/.
+    let dir = exe.parent().expect("the executable's directory");
+    if dir.ends_with("deps") { dir.parent().expect("target/<profile>") } else { dir }.to_path_buf()
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -252,14 +253,42 @@ pub struct Reply {
     pub json: serde_json::Value,
 }
 
-/// POSTs `body` to `url` with `headers`.
+/// POSTs `body` to `url` with `headers`, on a new connection.
 pub async fn post(url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    Invoker::new().post(url, body, headers).await
+}
+
+/// An HTTP client that keeps its connections, as the platform does between invocations.
+#[derive(Clone)]
+pub struct Invoker(Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>);
+
+impl Default for Invoker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Invoker {
+    pub fn new() -> Self {
+        Invoker(Client::builder(TokioExecutor::new()).build_http())
+    }
+
+    pub async fn post(&self, url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
+        post_with(&self.0, url, body.into(), headers).await
+    }
+}
+
+async fn post_with(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    url: &str,
+    body: Bytes,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut req = http::Request::post(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.expect("request");
+    let resp = client.request(req.body(Full::new(body)).unwrap()).await.expect("request");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -280,6 +309,14 @@ pub fn s3_record(event_name: &str, bucket: &str, key: &str) -> serde_json::Value
         "s3": {"bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
                "object": {"key": form_encode(key)}}
     })
+}
+
+/// An S3 notification record with the size and ETag real notifications carry.
+pub fn s3_event_with(event_name: &str, bucket: &str, key: &str, size: u64, etag: &str) -> serde_json::Value {
+    let mut record = s3_record(event_name, bucket, key);
+    record["s3"]["object"]["size"] = size.into();
+    record["s3"]["object"]["eTag"] = etag.trim_matches('"').into();
+    serde_json::json!({ "Records": [record] })
 }
 
 /// Form-encodes a key the way S3 notifications do (`quote_plus`).
@@ -428,4 +465,100 @@ pub fn copy_result_for<'a>(results: &'a [serde_json::Value], key: &str) -> &'a s
         .iter()
         .find(|r| r["key"] == key && r["outcome"] == "copy")
         .unwrap_or_else(|| panic!("{key:?} was never copied: {:?}", outcomes_for(results, key)))
+}
+
+/// A fault to inject into requests whose query (or path) contains `matches`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: http::Method,
+    pub matches: String,
+    /// How many matching requests fail; `usize::MAX` for all.
+    pub times: usize,
+    /// `Some((status, code))` answers with that S3 error; `None` resets the connection.
+    pub answer: Option<(u16, &'static str)>,
+}
+
+/// A pass-through HTTP proxy in front of the local cloud that fails chosen
+/// requests: a real server with real faults, for testing retries and cleanup.
+pub struct FaultProxy {
+    pub base: String,
+    faults: Arc<Mutex<Vec<Fault>>>,
+    pub injected: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str, faults: Vec<Fault>) -> FaultProxy {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let faults = Arc::new(Mutex::new(faults));
+        let injected = Arc::new(AtomicUsize::new(0));
+        let upstream: http::uri::Authority = upstream.trim_start_matches("http://").parse().unwrap();
+        let client: Client<hyper_util::client::legacy::connect::HttpConnector, hyper::body::Incoming> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let (f, inj) = (faults.clone(), injected.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (client, faults, injected, upstream) = (client.clone(), f.clone(), inj.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (client, faults, injected, upstream) =
+                            (client.clone(), faults.clone(), injected.clone(), upstream.clone());
+                        async move {
+                            let target = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                            let hit = {
+                                let mut faults = faults.lock().unwrap();
+                                faults
+                                    .iter_mut()
+                                    .find(|f| f.times > 0 && f.method == req.method() && target.contains(&f.matches))
+                                    .map(|f| {
+                                        f.times = f.times.saturating_sub(1);
+                                        f.answer
+                                    })
+                            };
+                            type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
+                            if let Some(answer) = hit {
+                                injected.fetch_add(1, Ordering::SeqCst);
+                                return match answer {
+                                    Some((status, code)) => {
+                                        let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected fault</Message></Error>");
+                                        let body: Body =
+                                            Full::new(Bytes::from(xml)).map_err(|never| match never {}).boxed();
+                                        Ok(http::Response::builder().status(status).body(body).unwrap())
+                                    }
+                                    None => Err("connection reset by the fault proxy".to_string()),
+                                };
+                            }
+                            let (mut parts, body) = req.into_parts();
+                            let mut uri = parts.uri.clone().into_parts();
+                            uri.scheme = Some(http::uri::Scheme::HTTP);
+                            uri.authority = Some(upstream);
+                            parts.uri = http::Uri::from_parts(uri).unwrap();
+                            match client.request(http::Request::from_parts(parts, body)).await {
+                                Ok(resp) => {
+                                    let (parts, body) = resp.into_parts();
+                                    let body: Body = body.boxed();
+                                    Ok(http::Response::from_parts(parts, body))
+                                }
+                                Err(e) => Err(format!("upstream: {e}")),
+                            }
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy { base, faults, injected }
+    }
+
+    pub fn injected(&self) -> usize {
+        self.injected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        *self.faults.lock().unwrap() = faults;
+    }
 }

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::config::{Config, Rule};
-use crate::copy::{Engine, Hint, Method, ServerSideCopy};
+use crate::copy::{Engine, Hint, Learned, Method};
 use crate::credentials::FunctionIdentity;
 use crate::decide::Decision;
 use crate::error::Error;
@@ -30,7 +30,7 @@ pub struct Replicator {
 struct Target {
     role: Arc<AssumedRole>,
     client: aws_sdk_s3::Client,
-    server_side: ServerSideCopy,
+    learned: Learned,
 }
 
 impl Replicator {
@@ -60,7 +60,7 @@ impl Replicator {
                     })
                     .clone();
                 let client = store::s3_client(&http, &rule.destination.endpoint, role.clone());
-                Target { role, client, server_side: ServerSideCopy::default() }
+                Target { role, client, learned: Learned::default() }
             })
             .collect();
         Replicator { config, identity, source, targets }
@@ -128,7 +128,7 @@ impl Replicator {
                 rule,
                 role: target.role.role(),
                 settings: &self.config.copy,
-                server_side: &target.server_side,
+                learned: &target.learned,
                 deadline: context.deadline,
             };
             let outcome = async {

@@ -45,24 +45,27 @@ const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 /// Sources with more parts than this are not probed part by part.
 const MAX_PROBED_PARTS: u32 = 1000;
 
-/// What was learned about server-side copies for one destination: it is tried
-/// once, and a role that may not read the source is not asked again.
+/// What the engine learns about a destination while it works, kept for the
+/// instance's life: server-side copies are tried once, and a role that may not
+/// read the source is not asked again.
 #[derive(Debug, Default)]
-pub struct ServerSideCopy(AtomicU8);
+pub struct Learned {
+    server_side: AtomicU8,
+}
 
-// 0: not tried yet.
+// server_side: 0 not tried yet.
 const WORKS: u8 = 1;
 const DENIED: u8 = 2;
 
-impl ServerSideCopy {
+impl Learned {
     fn denied(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == DENIED
+        self.server_side.load(Ordering::Relaxed) == DENIED
     }
     fn known_to_work(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == WORKS
+        self.server_side.load(Ordering::Relaxed) == WORKS
     }
-    fn set(&self, v: u8) {
-        self.0.store(v, Ordering::Relaxed);
+    fn set_server_side(&self, v: u8) {
+        self.server_side.store(v, Ordering::Relaxed);
     }
 }
 
@@ -103,7 +106,7 @@ pub struct Engine<'a> {
     pub rule: &'a Rule,
     pub role: &'a RoleArn,
     pub settings: &'a CopySettings,
-    pub server_side: &'a ServerSideCopy,
+    pub learned: &'a Learned,
     pub deadline: Option<Instant>,
 }
 
@@ -150,7 +153,15 @@ impl Engine<'_> {
         let started = Instant::now();
         let small = hint.size.is_some_and(|s| s <= SMALL_OBJECT)
             && hint.etag.as_deref().is_none_or(|e| multipart_parts(e).is_none());
-        let (source, replica) = tokio::join!(self.open_source(key, small), self.head_replica(key));
+        // Tags are needed to copy; fetch them alongside when counts are not reported.
+        let prefetch = !self.settings.tag_counts_reported;
+        let (source, replica, prefetched) = tokio::join!(self.open_source(key, small), self.head_replica(key), async {
+            if prefetch {
+                self.fetch_source_tags(key).await.ok()
+            } else {
+                None
+            }
+        });
         let (source, body) = match source? {
             Some((state, body)) => (Some(state), body),
             None => (None, None),
@@ -166,12 +177,12 @@ impl Engine<'_> {
 
         let tags = if let (Decision::Identical, Some(replica)) = (decision, &replica) {
             let (source_tags, replica_tags) =
-                tokio::join!(self.source_tags(key, &source), self.replica_tags(key, replica));
+                tokio::join!(self.source_tags(key, &source, prefetched), self.replica_tags(key, replica));
             let source_tags = source_tags?;
             decision = metadata_decision(&source, replica, &source_tags, &replica_tags?);
             source_tags
         } else {
-            self.source_tags(key, &source).await?
+            self.source_tags(key, &source, prefetched).await?
         };
 
         match decision {
@@ -238,10 +249,17 @@ impl Engine<'_> {
         }
     }
 
-    async fn source_tags(&self, key: &str, state: &ObjectState) -> Result<Tags, Error> {
-        if !needs_tags(state) {
+    async fn source_tags(&self, key: &str, state: &ObjectState, prefetched: Option<Tags>) -> Result<Tags, Error> {
+        if !needs_tags(state, self.settings.tag_counts_reported) {
             return Ok(Tags::new());
         }
+        match prefetched {
+            Some(tags) => Ok(tags),
+            None => self.fetch_source_tags(key).await,
+        }
+    }
+
+    async fn fetch_source_tags(&self, key: &str) -> Result<Tags, Error> {
         let out = self
             .source
             .get_object_tagging()
@@ -254,7 +272,7 @@ impl Engine<'_> {
     }
 
     async fn replica_tags(&self, key: &str, state: &ObjectState) -> Result<Tags, Error> {
-        if !needs_tags(state) {
+        if !needs_tags(state, self.settings.tag_counts_reported) {
             return Ok(Tags::new());
         }
         let out = self
@@ -343,8 +361,7 @@ impl Engine<'_> {
     /// tell part sizes.
     async fn learn_layout(&self, key: &str, source: &ObjectState, parts: u32) -> Result<Option<Layout>, Error> {
         if parts > MAX_PROBED_PARTS {
-            let (first, last) =
-                tokio::join!(self.part_size_of(key, source, 1), self.part_size_of(key, source, parts));
+            let (first, last) = tokio::join!(self.part_size_of(key, source, 1), self.part_size_of(key, source, parts));
             let (Some(first), Some(last)) = (first?, last?) else { return Ok(None) };
             return Ok(uniform_layout(source.size, parts, first).filter(|l| l.last().map(|p| p.1) == Some(last)));
         }
@@ -564,7 +581,7 @@ impl Engine<'_> {
             CopyMode::Stream => false,
             CopyMode::ServerSide => true,
             CopyMode::Auto => {
-                self.source_bucket.endpoint.same_service(&self.rule.destination.endpoint) && !self.server_side.denied()
+                self.source_bucket.endpoint.same_service(&self.rule.destination.endpoint) && !self.learned.denied()
             }
         }
     }
@@ -596,14 +613,14 @@ impl Engine<'_> {
         };
         match result {
             Ok(method) => {
-                self.server_side.set(WORKS);
+                self.learned.set_server_side(WORKS);
                 Ok(Some(method))
             }
             Err(Error::Storage { code, .. })
                 if self.settings.mode == CopyMode::Auto && code.as_deref() == Some("AccessDenied") =>
             {
                 tracing::info!(role = %self.role, "the role may not read the source; copies for this destination stream through the function");
-                self.server_side.set(DENIED);
+                self.learned.set_server_side(DENIED);
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -615,19 +632,19 @@ impl Engine<'_> {
     /// copy by the destination alone; asking first keeps the source's permissions
     /// in charge of who reads it.
     async fn role_reads_source(&self, key: &str) -> bool {
-        if self.settings.mode == CopyMode::ServerSide || self.server_side.known_to_work() {
+        if self.settings.mode == CopyMode::ServerSide || self.learned.known_to_work() {
             return true;
         }
         match self.dest.head_object().bucket(&self.source_bucket.name).key(key).send().await {
             Ok(_) => {
-                self.server_side.set(WORKS);
+                self.learned.set_server_side(WORKS);
                 true
             }
             Err(e) => {
                 let f = Failure::from_sdk(&e);
                 if f.is_access_denied() {
                     tracing::info!(role = %self.role, "the role may not read the source; copies for this destination stream through the function");
-                    self.server_side.set(DENIED);
+                    self.learned.set_server_side(DENIED);
                 }
                 false
             }

@@ -56,9 +56,14 @@ pub fn metadata_decision(
     }
 }
 
-/// Whether tags must be fetched to compare or copy them: unknown counts are fetched.
-pub fn needs_tags(state: &ObjectState) -> bool {
-    state.tag_count != Some(0)
+/// Whether tags must be fetched to compare or copy them. S3 and OSS send a tag
+/// count only for tagged objects, so with `counts_reported` an absent count means
+/// none; servers that never send counts are configured with it off.
+pub fn needs_tags(state: &ObjectState, counts_reported: bool) -> bool {
+    match state.tag_count {
+        Some(n) => n > 0,
+        None => !counts_reported,
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +141,17 @@ mod tests {
         let mut archived = src.clone();
         archived.storage_class = Some("GLACIER".into());
         assert_eq!(metadata_decision(&src, &archived, &none, &none), Decision::Identical);
+    }
+
+    #[test]
+    fn tags_are_fetched_unless_known_absent() {
+        let mut s = state(1, MD5);
+        s.tag_count = Some(2);
+        assert!(needs_tags(&s, true));
+        s.tag_count = Some(0);
+        assert!(!needs_tags(&s, false));
+        s.tag_count = None;
+        assert!(needs_tags(&s, false), "a server that does not report counts: fetch");
+        assert!(!needs_tags(&s, true), "a server that reports counts omits them for untagged objects");
     }
 }

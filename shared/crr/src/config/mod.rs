@@ -128,6 +128,9 @@ pub struct CopySettings {
     pub multipart_threshold: u64,
     /// Records of one invocation handled at the same time.
     pub record_concurrency: usize,
+    /// The servers send `x-amz-tagging-count` for tagged objects (S3, OSS do), so
+    /// tags are fetched only when there are some. Off: always fetched.
+    pub tag_counts_reported: bool,
 }
 
 impl Default for CopySettings {
@@ -138,6 +141,7 @@ impl Default for CopySettings {
             part_concurrency: 4,
             multipart_threshold: 256 * MIB,
             record_concurrency: 16,
+            tag_counts_reported: true,
         }
     }
 }
@@ -455,6 +459,18 @@ fn copy_settings(r: &Reader) -> Result<CopySettings, ConfigError> {
         }
         s.record_concurrency = n;
     }
+    if let Some(v) = r.opt("CRR_TAG_COUNTS") {
+        s.tag_counts_reported =
+            match v.to_ascii_lowercase().as_str() {
+                "reported" => true,
+                "unreported" => false,
+                _ => return Err(ConfigError::invalid(
+                    "CRR_TAG_COUNTS",
+                    v,
+                    "reported (the servers send x-amz-tagging-count, the default) or unreported (always fetch tags)",
+                )),
+            };
+    }
     Ok(s)
 }
 
@@ -610,6 +626,7 @@ mod tests {
             ("CRR_PART_CONCURRENCY", "2"),
             ("CRR_MULTIPART_THRESHOLD", "64M"),
             ("CRR_RECORD_CONCURRENCY", "4"),
+            ("CRR_TAG_COUNTS", "unreported"),
         ]);
         let c = Config::from_settings(&settings(&s)).unwrap();
         let rule = &c.rules[0];
@@ -632,7 +649,8 @@ mod tests {
                 part_size: 8 * MIB,
                 part_concurrency: 2,
                 multipart_threshold: 64 * MIB,
-                record_concurrency: 4
+                record_concurrency: 4,
+                tag_counts_reported: false
             }
         );
     }
