@@ -1,15 +1,23 @@
-"""The local test cloud: moto server with two accounts and IAM enforcement.
+"""The local test cloud: moto server with two accounts and IAM enforcement, and a
+local Alibaba Cloud STS endpoint in front of it.
 
 Usage (through scripts/local-cloud):
-    up                 start moto (if not running) and bootstrap the default setup
-    down               stop the moto process this script started (by pid)
-    status             say whether it runs and where
+    up                 start moto (if not running) and bootstrap the default setup, then
+                       the local Alibaba STS endpoint (if not running)
+    down               stop the moto and STS processes this script started (by pid)
+    status             say whether they run and where
     provision NAME     create an isolated source/destination setup named NAME
                        (used by tests so they do not share queues) and print it
 
 Accounts: source 111111111111, destination 222222222222. Every request after the
 bootstrap is signed with real keys and checked against IAM identity policies
 (moto's INITIAL_NO_AUTH_ACTION_COUNT), so wrong credentials get AccessDenied.
+
+The local Alibaba STS endpoint (scripts/alibaba_sts.py, port CRR_LOCAL_STS_PORT, default
+4591) serves AssumeRole for acs:ram::<uid>:role/<name>, checks the RPC signature with the
+official Alibaba SDK and assumes the same-named role in moto with the caller's own key.
+It knows the secrets of the keys recorded in .local/alibaba-sts-keys.json: every
+setup's function user key, recorded when the setup is provisioned.
 
 A setup named NAME ("default" gives the plain names) consists of:
   source account:      bucket crr-src[-NAME], SQS queue crr-src[-NAME]-events that
@@ -20,6 +28,7 @@ A setup named NAME ("default" gives the plain names) consists of:
                        source account, allowed only what replication needs on that bucket
 """
 
+import fcntl
 import json
 import os
 import re
@@ -48,6 +57,17 @@ LOG_FILE = STATE / "moto.log"
 ENV_FILE = STATE / "cloud.env"
 ADMIN_FILE = STATE / "admin.json"
 
+DEFAULT_STS_PORT = 4591
+STS_PORT = int(os.environ.get("CRR_LOCAL_STS_PORT", DEFAULT_STS_PORT))
+STS_ENDPOINT = f"http://127.0.0.1:{STS_PORT}"
+STS_PID_FILE = STATE / "alibaba-sts.pid"
+STS_LOG_FILE = STATE / "alibaba-sts.log"
+# Access keys the local Alibaba STS accepts: {"keys": {id: {"secret", "user", "account", "setup"}}}
+STS_KEYS_FILE = STATE / "alibaba-sts-keys.json"
+STS_KEYS_LOCK = STATE / "alibaba-sts-keys.lock"
+# scripts/alibaba_sts.py answers this path so we know the port is ours.
+STS_HEALTH = ("/-/crr-local-alibaba-sts", b"crr local Alibaba STS")
+
 
 def client(service, keys, **extra):
     import boto3
@@ -73,13 +93,85 @@ def server_alive():
         return False
 
 
-def our_pid():
+def our_pid(pid_file=PID_FILE):
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid = int(pid_file.read_text().strip())
         os.kill(pid, 0)
         return pid
     except (OSError, ValueError):
         return None
+
+
+def sts_alive():
+    try:
+        with urllib.request.urlopen(f"{STS_ENDPOINT}{STS_HEALTH[0]}", timeout=2) as r:
+            return r.status == 200 and r.read() == STS_HEALTH[1]
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_sts():
+    """Starts the local Alibaba STS endpoint unless it already runs."""
+    if sts_alive():
+        return
+    if our_pid(STS_PID_FILE) is not None:
+        stop_pid(STS_PID_FILE)
+    STATE.mkdir(parents=True, exist_ok=True)
+    script = ROOT / "scripts" / "alibaba_sts.py"
+    with open(STS_LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "--port", str(STS_PORT), "--moto", ENDPOINT,
+             "--keys", str(STS_KEYS_FILE), "--region", REGION],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    STS_PID_FILE.write_text(str(proc.pid))
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(
+                f"the local Alibaba STS exited at start (code {proc.returncode}); see {STS_LOG_FILE}; "
+                f"if port {STS_PORT} is taken, choose another with CRR_LOCAL_STS_PORT"
+            )
+        if sts_alive():
+            return
+        time.sleep(0.05)
+    sys.exit(f"the local Alibaba STS did not answer on {STS_ENDPOINT} within 10 s; see {STS_LOG_FILE}")
+
+
+def stop_pid(pid_file):
+    """Stops the process whose pid the file holds; returns that pid, or None."""
+    pid = our_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def record_sts_key(setup, user, account, key_id, secret):
+    """Adds a key to the local STS keys file (merged; the user's older keys are dropped)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(STS_KEYS_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            keys = json.loads(STS_KEYS_FILE.read_text()).get("keys", {})
+        except (OSError, ValueError):
+            keys = {}
+        keys = {k: v for k, v in keys.items() if (v.get("account"), v.get("user")) != (account, user)}
+        keys[key_id] = {"secret": secret, "user": user, "account": account, "setup": setup}
+        tmp = STS_KEYS_FILE.with_name(STS_KEYS_FILE.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"keys": keys}, indent=1))
+        os.replace(tmp, STS_KEYS_FILE)
 
 
 def start_server():
@@ -257,6 +349,7 @@ def provision(setup, admins):
     for old in iams.list_access_keys(UserName=n["function_user"])["AccessKeyMetadata"]:
         iams.delete_access_key(UserName=n["function_user"], AccessKeyId=old["AccessKeyId"])
     fkey = iams.create_access_key(UserName=n["function_user"])["AccessKey"]
+    record_sts_key(setup, n["function_user"], SRC_ACCOUNT, fkey["AccessKeyId"], fkey["SecretAccessKey"])
 
     return {
         "LOCAL_ENDPOINT": ENDPOINT,
@@ -273,6 +366,7 @@ def provision(setup, admins):
         "LOCAL_DST_ADMIN_SECRET": dst["SecretAccessKey"],
         "LOCAL_FN_KEY_ID": fkey["AccessKeyId"],
         "LOCAL_FN_SECRET": fkey["SecretAccessKey"],
+        "LOCAL_ALIBABA_STS_ENDPOINT": STS_ENDPOINT,
     }
 
 
@@ -296,6 +390,10 @@ def cmd_up():
     if server_alive():
         if ADMIN_FILE.exists() and ENV_FILE.exists():
             print(f"local cloud already running at {ENDPOINT} (env: {ENV_FILE})")
+            if not sts_alive():
+                adopt_env_for_sts()
+                start_sts()
+                print(f"local Alibaba STS up at {STS_ENDPOINT}")
             return
         if our_pid() is None:
             sys.exit(
@@ -307,11 +405,30 @@ def cmd_up():
     start_server()
     admins = bootstrap()
     write_env(provision("default", admins), ENV_FILE)
+    start_sts()
     print(f"local cloud up at {ENDPOINT}: source {SRC_ACCOUNT}/crr-src -> destination {DST_ACCOUNT}/crr-dst")
+    print(f"local Alibaba STS up at {STS_ENDPOINT}")
     print(f"env file: {ENV_FILE}")
 
 
+def adopt_env_for_sts():
+    """A cloud bootstrapped before the STS endpoint existed: record its function key
+    and add the endpoint to its env file."""
+    facts = dict(l.split("=", 1) for l in ENV_FILE.read_text().splitlines() if "=" in l and not l.startswith("#"))
+    if "LOCAL_FN_KEY_ID" in facts and "LOCAL_FN_SECRET" in facts:
+        record_sts_key("default", names("default")["function_user"], SRC_ACCOUNT,
+                       facts["LOCAL_FN_KEY_ID"], facts["LOCAL_FN_SECRET"])
+    if "LOCAL_ALIBABA_STS_ENDPOINT" not in facts:
+        with open(ENV_FILE, "a") as f:
+            f.write(f"LOCAL_ALIBABA_STS_ENDPOINT={STS_ENDPOINT}\n")
+
+
 def cmd_down(quiet=False):
+    sts_pid = stop_pid(STS_PID_FILE)
+    if sts_pid is not None:
+        STS_KEYS_FILE.unlink(missing_ok=True)
+        if not quiet:
+            print(f"local Alibaba STS stopped (pid {sts_pid})")
     pid = our_pid()
     if pid is None:
         if not quiet:
@@ -327,20 +444,29 @@ def cmd_down(quiet=False):
         time.sleep(0.05)
     else:
         os.kill(pid, signal.SIGKILL)
-    for f in (PID_FILE, ENV_FILE, ADMIN_FILE):
+    for f in (PID_FILE, ENV_FILE, ADMIN_FILE, STS_KEYS_FILE):
         f.unlink(missing_ok=True)
     if not quiet:
         print(f"local cloud stopped (pid {pid})")
 
 
 def cmd_status():
+    """0 when moto and the local Alibaba STS both answer."""
     pid = our_pid()
-    if server_alive():
+    moto_up = server_alive()
+    if moto_up:
         owner = f"pid {pid}" if pid else "not started by this script"
         print(f"running at {ENDPOINT} ({owner}); env file: {ENV_FILE}")
-        return 0
-    print(f"not running (expected at {ENDPOINT})")
-    return 1
+    else:
+        print(f"not running (expected at {ENDPOINT})")
+    sts_pid = our_pid(STS_PID_FILE)
+    sts_up = sts_alive()
+    if sts_up:
+        owner = f"pid {sts_pid}" if sts_pid else "not started by this script"
+        print(f"local Alibaba STS running at {STS_ENDPOINT} ({owner}); keys: {STS_KEYS_FILE}")
+    else:
+        print(f"local Alibaba STS not running (expected at {STS_ENDPOINT})")
+    return 0 if moto_up and sts_up else 1
 
 
 def cmd_provision(setup):

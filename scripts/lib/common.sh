@@ -7,7 +7,11 @@ LOCAL_DIR="${CRR_LOCAL_DIR:-$ROOT/.local}"
 CLOUD_ENV="$LOCAL_DIR/cloud.env"
 # Tests, the demo and benchmarks share one optimised build profile (see Cargo.toml).
 PROFILE="${CRR_PROFILE:-ci}"
-BIN_DIR="$ROOT/target/$PROFILE"
+# Cargo's output directory: CARGO_TARGET_DIR when set (relative to the repository
+# root, where these scripts run cargo), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+BIN_DIR="$TARGET_DIR/$PROFILE"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

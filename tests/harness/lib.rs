@@ -69,6 +69,8 @@ pub struct Setup {
     pub dst_admin: Keys,
     /// The functions' own identity: may read the source and assume the role.
     pub function: Keys,
+    /// The local Alibaba STS endpoint (`None` for a cloud started before it existed).
+    pub alibaba_sts: Option<String>,
 }
 
 impl Setup {
@@ -113,7 +115,41 @@ impl Setup {
             src_admin: Keys { id: get("LOCAL_SRC_ADMIN_KEY_ID"), secret: get("LOCAL_SRC_ADMIN_SECRET") },
             dst_admin: Keys { id: get("LOCAL_DST_ADMIN_KEY_ID"), secret: get("LOCAL_DST_ADMIN_SECRET") },
             function: Keys { id: get("LOCAL_FN_KEY_ID"), secret: get("LOCAL_FN_SECRET") },
+            alibaba_sts: vars.get("LOCAL_ALIBABA_STS_ENDPOINT").map(|v| v.to_string()),
         }
+    }
+
+    /// The local Alibaba STS endpoint that knows this setup's function key.
+    pub fn alibaba_sts_endpoint(&self) -> &str {
+        self.alibaba_sts.as_deref().unwrap_or_else(|| {
+            panic!(
+                "LOCAL_ALIBABA_STS_ENDPOINT is missing from the cloud env: the local cloud predates \
+                 the Alibaba STS endpoint; restart it (scripts/local-cloud down && scripts/local-cloud up)"
+            )
+        })
+    }
+
+    /// The replication role's name, without path.
+    pub fn role_name(&self) -> &str {
+        self.role_arn.rsplit('/').next().unwrap_or(&self.role_arn)
+    }
+
+    /// The replication role as an Alibaba Cloud RAM role ARN, `acs:ram::<uid>:role/<name>`.
+    pub fn alibaba_role_arn(&self) -> String {
+        format!("acs:ram::{}:role/{}", self.dst_account, self.role_name())
+    }
+
+    /// [`Setup::function_env`] with the role assumed through the local Alibaba STS.
+    pub fn alibaba_function_env(&self) -> Vec<(String, String)> {
+        let mut env = self.function_env();
+        for (k, v) in env.iter_mut() {
+            match k.as_str() {
+                "CRR_ROLE_ARN" => *v = self.alibaba_role_arn(),
+                "CRR_STS_ENDPOINT" => *v = self.alibaba_sts_endpoint().to_owned(),
+                _ => {}
+            }
+        }
+        env
     }
 
     pub fn s3(&self, keys: &Keys) -> aws_sdk_s3::Client {
