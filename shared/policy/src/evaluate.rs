@@ -324,6 +324,93 @@ fn role_of_session(who: &str) -> Option<(&str, &str)> {
         .map(|name| (fields[4], name))
 }
 
+/// A family of requests: action, resource and principal may hold wildcards, as in a
+/// grant (`oss:PutObject` on `acs:oss:*:<uid>:dst/*` by `arn:sts::<uid>:assumed-role/r/*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessPattern<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    /// `None`: any principal.
+    pub principal: Option<&'a str>,
+}
+
+/// Whether `statement` applies to at least one request of `access`, conditions aside.
+/// Used to find Deny statements in the way of a grant; errs on the side of "yes" only
+/// where a NotAction/NotResource/NotPrincipal cannot be compared exactly.
+pub fn may_apply(statement: &Statement, access: &AccessPattern<'_>) -> bool {
+    clause_may_apply(statement.action(), access.action, true)
+        && statement
+            .resource()
+            .is_none_or(|clause| clause_may_apply(clause, access.resource, false))
+        && principal_may_apply(statement, access.principal)
+}
+
+fn clause_may_apply(clause: &PatternClause, value: &str, ignore_case: bool) -> bool {
+    let fold = |text: &str| {
+        if ignore_case {
+            text.to_ascii_lowercase()
+        } else {
+            text.to_owned()
+        }
+    };
+    let value = fold(value);
+    if clause.negated {
+        // Applies unless every request of the family is excluded.
+        !clause
+            .patterns
+            .iter()
+            .any(|p| pattern::arn_covers(&fold(p), &value))
+    } else {
+        clause
+            .patterns
+            .iter()
+            .any(|p| pattern::arn_overlaps(&fold(p), &value))
+    }
+}
+
+fn principal_may_apply(statement: &Statement, who: Option<&str>) -> bool {
+    let (Some(clause), Some(who)) = (statement.principal(), who) else {
+        return true;
+    };
+    let values = clause.principal.values();
+    let who_forms = principal_forms(who);
+    let same_account = |value: &str| {
+        account_principal(value).is_some_and(|account| account_of(who) == Some(account))
+    };
+    if clause.negated {
+        !values.iter().any(|value| {
+            same_account(value)
+                || principal_forms(value)
+                    .iter()
+                    .any(|v| who_forms.iter().any(|w| pattern::arn_covers(v, w)))
+        })
+    } else {
+        values.iter().any(|value| {
+            same_account(value)
+                || principal_forms(value)
+                    .iter()
+                    .any(|v| who_forms.iter().any(|w| pattern::arn_overlaps(v, w)))
+        })
+    }
+}
+
+/// A principal and, for an AWS role, the pattern of its sessions, which a policy may
+/// name instead (`arn:aws:sts::<id>:assumed-role/<name>/*`).
+fn principal_forms(principal: &str) -> Vec<String> {
+    let mut forms = vec![principal.to_owned()];
+    let fields: Vec<&str> = principal.splitn(6, ':').collect();
+    if fields.len() == 6 && fields[0] == "arn" && fields[2] == "iam" {
+        if let Some(role) = fields[5].strip_prefix("role/") {
+            let name = role.rsplit('/').next().unwrap_or(role);
+            forms.push(format!(
+                "arn:{}:sts::{}:assumed-role/{name}/*",
+                fields[1], fields[4]
+            ));
+        }
+    }
+    forms
+}
+
 /// Evaluates one condition test against the request's context.
 pub fn condition_holds(condition: &Condition, request: &Request) -> (Applies, Vec<String>) {
     let unknown = |why: String| {

@@ -5,13 +5,20 @@
 
 pub mod evaluate;
 pub mod generate;
+pub mod merge;
 pub mod model;
 pub mod pattern;
 
-pub use evaluate::{evaluate, Applies, Decision, Outcome, Request, StatementAt, Unresolved};
+pub use evaluate::{
+    evaluate, may_apply, AccessPattern, Applies, Decision, Outcome, Request, StatementAt,
+    Unresolved,
+};
 pub use generate::{
     generate, Bucket, GeneratedPolicies, Kms, Provider, ReplicationAction, ReplicationRule, Role,
     RuleError, Trustee,
+};
+pub use merge::{
+    blocking_denies, merge, merge_policies, same_grant, BlockingDeny, MergeError, Merged,
 };
 pub use model::{
     Condition, Effect, PatternClause, Policy, PolicyError, Principal, PrincipalClause, Statement,

@@ -109,6 +109,36 @@ pub fn covers(outer: &str, inner: &str) -> bool {
     covered[outer.len()][inner.len()]
 }
 
+/// `overlaps` for ARNs (`acs:...` in 5 fields, `arn:...` in 6): field by field, since a
+/// real ARN has no `:` in its region or account, so `acs:oss:*:1:dst` cannot reach into
+/// `acs:oss:*:1:other/*`. Other text is compared whole.
+pub fn arn_overlaps(a: &str, b: &str) -> bool {
+    match (arn_fields(a), arn_fields(b)) {
+        (Some(a), Some(b)) if a.len() == b.len() => a.iter().zip(&b).all(|(x, y)| overlaps(x, y)),
+        _ => overlaps(a, b),
+    }
+}
+
+/// `covers` for ARNs, field by field like `arn_overlaps`.
+pub fn arn_covers(outer: &str, inner: &str) -> bool {
+    match (arn_fields(outer), arn_fields(inner)) {
+        (Some(o), Some(i)) if o.len() == i.len() => o.iter().zip(&i).all(|(x, y)| covers(x, y)),
+        _ => covers(outer, inner),
+    }
+}
+
+fn arn_fields(text: &str) -> Option<Vec<&str>> {
+    let count = if text.starts_with("acs:") {
+        5
+    } else if text.starts_with("arn:") {
+        6
+    } else {
+        return None;
+    };
+    let fields: Vec<&str> = text.splitn(count, ':').collect();
+    (fields.len() == count).then_some(fields)
+}
+
 /// Whether the text has a wildcard.
 pub fn is_pattern(text: &str) -> bool {
     text.contains(['*', '?'])
@@ -156,6 +186,34 @@ mod tests {
             assert_eq!(overlaps(a, b), expected, "{a} vs {b}");
             assert_eq!(overlaps(b, a), expected, "{b} vs {a}");
         }
+    }
+
+    #[test]
+    fn arns_compare_field_by_field() {
+        assert!(
+            overlaps("acs:oss:*:1:dst", "acs:oss:*:1:dst/*"),
+            "plain glob spans ':'"
+        );
+        assert!(
+            !arn_overlaps("acs:oss:*:1:dst", "acs:oss:*:1:dst/*"),
+            "bucket is not object"
+        );
+        assert!(
+            overlaps("acs:oss:*:1:dst/*", "acs:oss:*:1:other/*"),
+            "plain glob spans ':'"
+        );
+        assert!(!arn_overlaps("acs:oss:*:1:dst/*", "acs:oss:*:1:other/*"));
+        assert!(arn_overlaps(
+            "acs:oss:*:*:dst/secret/*",
+            "acs:oss:*:1:dst/*"
+        ));
+        assert!(!arn_overlaps("arn:aws:s3:::dst", "arn:aws:s3:::dst/*"));
+        assert!(arn_overlaps("*", "arn:aws:s3:::dst/*"));
+        assert!(arn_covers("acs:oss:*:*:dst/*", "acs:oss:*:1:dst/logs/*"));
+        assert!(!arn_covers(
+            "acs:oss:cn-hangzhou:1:dst/*",
+            "acs:oss:*:1:dst/*"
+        ));
     }
 
     #[test]
