@@ -5,6 +5,7 @@
 
 pub mod evaluate;
 pub mod generate;
+pub mod lint;
 pub mod merge;
 pub mod model;
 pub mod pattern;
@@ -17,6 +18,7 @@ pub use generate::{
     generate, Bucket, GeneratedPolicies, Kms, Provider, ReplicationAction, ReplicationRule, Role,
     RuleError, Trustee,
 };
+pub use lint::{lint, Finding, Severity};
 pub use merge::{
     blocking_denies, merge, merge_policies, same_grant, BlockingDeny, MergeError, Merged,
 };
