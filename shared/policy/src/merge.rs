@@ -77,7 +77,7 @@ pub struct BlockingDeny {
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error("the existing bucket policy cannot be read: {0}")]
-    Existing(#[source] PolicyError),
+    Existing(PolicyError),
     #[error("the existing bucket policy is Version {existing} but the statements to add are Version {generated}: a bucket policy is for one cloud; generate the statements with --provider {provider}")]
     VersionMismatch {
         existing: &'static str,

@@ -399,7 +399,7 @@ impl Policy {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("the policy is not valid JSON: {0}; fix the text at that line and column")]
-    Json(#[source] serde_json::Error),
+    Json(serde_json::Error),
     #[error("{at}: {problem}")]
     Invalid { at: String, problem: String },
 }
