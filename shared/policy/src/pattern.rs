@@ -72,11 +72,6 @@ pub fn overlaps(a: &str, b: &str) -> bool {
     reachable[a.len()][b.len()]
 }
 
-/// `overlaps` ignoring ASCII case.
-pub fn overlaps_ignore_case(a: &str, b: &str) -> bool {
-    overlaps(&a.to_ascii_lowercase(), &b.to_ascii_lowercase())
-}
-
 /// Whether every string matching `inner` also matches `outer` (sound, not complete:
 /// a `false` may be a pair too clever for this check).
 pub fn covers(outer: &str, inner: &str) -> bool {
@@ -137,11 +132,6 @@ fn arn_fields(text: &str) -> Option<Vec<&str>> {
     };
     let fields: Vec<&str> = text.splitn(count, ':').collect();
     (fields.len() == count).then_some(fields)
-}
-
-/// Whether the text has a wildcard.
-pub fn is_pattern(text: &str) -> bool {
-    text.contains(['*', '?'])
 }
 
 #[cfg(test)]
