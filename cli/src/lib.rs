@@ -1,3 +1,4 @@
 //! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
 
 pub mod dev;
+pub mod policy;

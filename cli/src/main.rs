@@ -23,6 +23,9 @@ enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+    /// Generate, merge, lint and check replication policies (OSS/RAM and S3/IAM).
+    #[command(subcommand)]
+    Policy(crr_cli::policy::PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
+        Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }
 }
 

@@ -1,0 +1,639 @@
+//! Least-privilege policies for one replication rule: what the replication role may do
+//! (permission policy), who may assume it (trust policy), what the destination bucket
+//! and KMS key must grant it when it lives in another account. Pure: a rule in,
+//! documents and notes out.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{json, Value};
+
+use crate::model::{Policy, Statement, Version};
+
+/// Which cloud's policy language and resource names to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// Alibaba Cloud OSS with RAM roles: `"Version": "1"`, `oss:` actions, `acs:oss:` resources.
+    Oss,
+    /// AWS S3 (and S3-compatible stores) with IAM roles: `"Version": "2012-10-17"`, `s3:` actions.
+    Aws,
+}
+
+impl Provider {
+    pub fn version(self) -> Version {
+        match self {
+            Provider::Oss => Version::Ram,
+            Provider::Aws => Version::Iam2012,
+        }
+    }
+
+    /// The service that runs the functions, trusted by default to assume the role.
+    pub fn function_service(self) -> &'static str {
+        match self {
+            Provider::Oss => "fc.aliyuncs.com",
+            Provider::Aws => "lambda.amazonaws.com",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Oss => "oss",
+            Provider::Aws => "aws",
+        })
+    }
+}
+
+impl FromStr for Provider {
+    type Err = RuleError;
+
+    fn from_str(text: &str) -> Result<Provider, RuleError> {
+        match text.to_ascii_lowercase().as_str() {
+            "oss" => Ok(Provider::Oss),
+            "aws" | "s3" => Ok(Provider::Aws),
+            _ => Err(RuleError(format!(
+                "unknown provider {text:?}: use oss (Alibaba Cloud OSS, RAM policies) or aws (AWS S3 and S3-compatible stores, IAM policies)"
+            ))),
+        }
+    }
+}
+
+/// What a rule replicates, as in OSS ReplicationConfiguration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicationAction {
+    /// Creates and overwrites only: deletes in the source never reach the replicas.
+    Put,
+    /// Creates, overwrites and deletes.
+    All,
+}
+
+impl FromStr for ReplicationAction {
+    type Err = RuleError;
+
+    fn from_str(text: &str) -> Result<ReplicationAction, RuleError> {
+        match text.to_ascii_uppercase().as_str() {
+            "PUT" => Ok(ReplicationAction::Put),
+            "ALL" => Ok(ReplicationAction::All),
+            _ => Err(RuleError(format!(
+                "unknown replication action {text:?}: use PUT (replicate creates only) or ALL (creates and deletes)"
+            ))),
+        }
+    }
+}
+
+/// A bucket and the account that owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    /// Account id (AWS) or UID (Alibaba). OSS resource names need it; S3 ARNs do not.
+    pub account: Option<String>,
+}
+
+/// The replication role the functions assume to write replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub account: String,
+    pub name: String,
+    /// IAM path, `/` when none; RAM roles have none.
+    pub path: String,
+    /// AWS partition (`aws`, `aws-cn`, `aws-us-gov`), also used for S3 and KMS ARNs.
+    pub partition: String,
+}
+
+impl Role {
+    /// A RAM role, `acs:ram::<uid>:role/<name>`.
+    pub fn alibaba(uid: impl Into<String>, name: impl Into<String>) -> Role {
+        Role { account: uid.into(), name: name.into(), path: "/".to_owned(), partition: "aws".to_owned() }
+    }
+
+    /// An IAM role, `arn:<partition>:iam::<account>:role<path><name>`.
+    pub fn aws(
+        partition: impl Into<String>,
+        account: impl Into<String>,
+        path: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Role {
+        Role { account: account.into(), name: name.into(), path: path.into(), partition: partition.into() }
+    }
+
+    pub fn arn(&self, provider: Provider) -> String {
+        match provider {
+            Provider::Oss => format!("acs:ram::{}:role/{}", self.account, self.name),
+            Provider::Aws => format!("arn:{}:iam::{}:role{}{}", self.partition, self.account, self.path, self.name),
+        }
+    }
+
+    /// How an OSS bucket policy names the role's sessions. OSS compares the role name in
+    /// lower case, so a capitalised name here would never match.
+    pub fn oss_session_principal(&self) -> String {
+        format!("arn:sts::{}:assumed-role/{}/*", self.account, self.name.to_lowercase())
+    }
+}
+
+/// Who may assume the replication role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trustee {
+    /// A cloud service, e.g. `fc.aliyuncs.com` when the role is the function's own role.
+    Service(String),
+    /// An account id, or the ARN of the role or user that assumes it (the functions'
+    /// identity in the source account).
+    Principal(String),
+}
+
+/// KMS: replicate encrypted objects, re-encrypting replicas with the destination key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kms {
+    /// Key id or ARN in the destination account.
+    pub destination_key: String,
+    /// Key id or ARN the source objects are encrypted with; `None`: any key of the source
+    /// account.
+    pub source_key: Option<String>,
+}
+
+/// One replication rule, as far as permissions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationRule {
+    pub provider: Provider,
+    pub source: Bucket,
+    pub destination: Bucket,
+    pub role: Role,
+    pub action: ReplicationAction,
+    /// Key prefixes replicated; empty: every object.
+    pub prefixes: Vec<String>,
+    pub kms: Option<Kms>,
+    /// `None`: the provider's function service.
+    pub trustee: Option<Trustee>,
+}
+
+/// Everything to set up for a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedPolicies {
+    /// Attach to the replication role.
+    pub permission: Policy,
+    /// The role's trust policy (who may assume it).
+    pub trust: Policy,
+    /// What the destination bucket policy must grant the role. Merge it into the
+    /// existing policy (`merge`), never put it alone.
+    pub bucket_policy: Policy,
+    /// False when the role is in the destination account: its permission policy is enough.
+    pub bucket_policy_needed: bool,
+    /// Statements for the destination KMS key's policy, when KMS objects replicate.
+    pub kms_key_policy: Option<Policy>,
+    /// What the operator should know: why a bucket policy is (not) needed, and so on.
+    pub notes: Vec<String>,
+}
+
+/// A rule that cannot be turned into policies, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleError(pub String);
+
+/// The reserved key prefix of the destination: checkpoints, leases, doctor probes.
+pub const STATE_PREFIX: &str = ".crr/";
+
+/// At most this many prefixes per rule, as OSS allows by default.
+pub const MAX_PREFIXES: usize = 10;
+
+struct Actions {
+    source_bucket: &'static [&'static str],
+    source_objects: &'static [&'static str],
+    destination_bucket: &'static [&'static str],
+    destination_objects: &'static [&'static str],
+    destination_deletes: &'static [&'static str],
+    state_objects: &'static [&'static str],
+}
+
+const OSS_ACTIONS: Actions = Actions {
+    source_bucket: &["oss:ListObjects", "oss:ListObjectVersions", "oss:GetBucketVersioning", "oss:GetBucketInfo"],
+    source_objects: &["oss:GetObject", "oss:GetObjectVersion", "oss:GetObjectTagging"],
+    destination_bucket: &["oss:ListObjects"],
+    destination_objects: &[
+        "oss:PutObject",
+        "oss:PutObjectTagging",
+        "oss:GetObject",
+        "oss:GetObjectTagging",
+        "oss:AbortMultipartUpload",
+        "oss:ListParts",
+    ],
+    destination_deletes: &["oss:DeleteObject"],
+    state_objects: &["oss:PutObject", "oss:GetObject", "oss:DeleteObject"],
+};
+
+const S3_ACTIONS: Actions = Actions {
+    source_bucket: &["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning", "s3:GetBucketLocation"],
+    source_objects: &["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
+    destination_bucket: &["s3:ListBucket"],
+    destination_objects: &[
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:GetObject",
+        "s3:GetObjectTagging",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    ],
+    destination_deletes: &["s3:DeleteObject"],
+    state_objects: &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+};
+
+const KMS_SOURCE_ACTIONS: &[&str] = &["kms:Decrypt"];
+const KMS_DESTINATION_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"];
+
+/// Generates the policies for `rule`, or says what is wrong with it.
+pub fn generate(rule: &ReplicationRule) -> Result<GeneratedPolicies, RuleError> {
+    validate(rule)?;
+    let prefixes = effective_prefixes(&rule.prefixes);
+    let names = Names::new(rule);
+    let destination = destination_grants(rule, &names, &prefixes);
+    let mut permission = source_grants(rule, &names, &prefixes);
+    permission.extend(destination.iter().map(|grant| grant.statement(None)));
+    if let Some(kms) = &rule.kms {
+        permission.extend(kms_grants(rule, kms)?);
+    }
+    let principal = bucket_policy_principal(rule);
+    let bucket_statements =
+        destination.iter().map(|grant| grant.statement(Some(&principal))).collect::<Result<Vec<_>, _>>()?;
+    let kms_key_policy = match &rule.kms {
+        Some(_) => Some(kms_key_policy(rule)?),
+        None => None,
+    };
+    Ok(GeneratedPolicies {
+        permission: Policy::new(rule.provider.version(), permission.into_iter().collect::<Result<_, _>>()?),
+        trust: trust_policy(rule)?,
+        bucket_policy: Policy::new(rule.provider.version(), bucket_statements),
+        bucket_policy_needed: bucket_policy_needed(rule),
+        kms_key_policy,
+        notes: notes(rule),
+    })
+}
+
+/// Whether the destination bucket must grant the role: only across accounts.
+pub fn bucket_policy_needed(rule: &ReplicationRule) -> bool {
+    rule.destination.account.as_deref() != Some(rule.role.account.as_str())
+}
+
+/// One grant: Sid, actions, resources; becomes a statement with or without a principal.
+struct Grant {
+    sid: &'static str,
+    actions: Vec<&'static str>,
+    resources: Vec<String>,
+}
+
+impl Grant {
+    fn statement(&self, principal: Option<&Value>) -> Result<Statement, RuleError> {
+        let mut statement = serde_json::Map::new();
+        statement.insert("Sid".to_owned(), json!(self.sid));
+        statement.insert("Effect".to_owned(), json!("Allow"));
+        if let Some(principal) = principal {
+            statement.insert("Principal".to_owned(), principal.clone());
+        }
+        statement.insert("Action".to_owned(), json!(self.actions));
+        statement.insert("Resource".to_owned(), json!(self.resources));
+        built(Value::Object(statement))
+    }
+}
+
+/// Statements built here are well-formed by construction; a failure is a bug, reported
+/// rather than panicking.
+fn built(value: Value) -> Result<Statement, RuleError> {
+    Statement::from_value(value, 0).map_err(|e| RuleError(format!("internal error building a statement: {e}")))
+}
+
+/// Resource names of the rule's buckets in the provider's form.
+struct Names {
+    source_bucket: String,
+    destination_bucket: String,
+}
+
+impl Names {
+    fn new(rule: &ReplicationRule) -> Names {
+        let bucket = |bucket: &Bucket| match rule.provider {
+            Provider::Oss => format!("acs:oss:*:{}:{}", bucket.account.as_deref().unwrap_or("*"), bucket.name),
+            Provider::Aws => format!("arn:{}:s3:::{}", rule.role.partition, bucket.name),
+        };
+        Names { source_bucket: bucket(&rule.source), destination_bucket: bucket(&rule.destination) }
+    }
+}
+
+/// `bucket/*`, or `bucket/<prefix>*` for each prefix.
+fn object_resources(bucket: &str, prefixes: &[String]) -> Vec<String> {
+    if prefixes.is_empty() {
+        return vec![format!("{bucket}/*")];
+    }
+    prefixes.iter().map(|p| format!("{bucket}/{p}*")).collect()
+}
+
+fn actions(rule: &ReplicationRule) -> &'static Actions {
+    match rule.provider {
+        Provider::Oss => &OSS_ACTIONS,
+        Provider::Aws => &S3_ACTIONS,
+    }
+}
+
+fn source_grants(rule: &ReplicationRule, names: &Names, prefixes: &[String]) -> Vec<Result<Statement, RuleError>> {
+    let actions = actions(rule);
+    [
+        Grant {
+            sid: "CrrReadSourceBucket",
+            actions: actions.source_bucket.to_vec(),
+            resources: vec![names.source_bucket.clone()],
+        },
+        Grant {
+            sid: "CrrReadSourceObjects",
+            actions: actions.source_objects.to_vec(),
+            resources: object_resources(&names.source_bucket, prefixes),
+        },
+    ]
+    .iter()
+    .map(|grant| grant.statement(None))
+    .collect()
+}
+
+/// What the role needs on the destination; the same grants go into the permission
+/// policy and, with a principal, into the destination bucket policy.
+fn destination_grants(rule: &ReplicationRule, names: &Names, prefixes: &[String]) -> Vec<Grant> {
+    let actions = actions(rule);
+    let replicas = object_resources(&names.destination_bucket, prefixes);
+    let mut grants = vec![
+        Grant {
+            sid: "CrrListDestinationBucket",
+            actions: actions.destination_bucket.to_vec(),
+            resources: vec![names.destination_bucket.clone()],
+        },
+        Grant { sid: "CrrWriteReplicas", actions: actions.destination_objects.to_vec(), resources: replicas.clone() },
+    ];
+    if rule.action == ReplicationAction::All {
+        grants.push(Grant {
+            sid: "CrrDeleteReplicas",
+            actions: actions.destination_deletes.to_vec(),
+            resources: replicas,
+        });
+    }
+    grants.push(Grant {
+        sid: "CrrStateObjects",
+        actions: actions.state_objects.to_vec(),
+        resources: vec![format!("{}/{STATE_PREFIX}*", names.destination_bucket)],
+    });
+    grants
+}
+
+fn kms_grants(rule: &ReplicationRule, kms: &Kms) -> Result<Vec<Result<Statement, RuleError>>, RuleError> {
+    let source_key = match &kms.source_key {
+        Some(key) => key_arn(rule, key, rule.source.account.as_deref())?,
+        None => key_arn(rule, "*", rule.source.account.as_deref())?,
+    };
+    let destination_key = key_arn(rule, &kms.destination_key, rule.destination.account.as_deref())?;
+    Ok(vec![
+        Grant { sid: "CrrDecryptSourceObjects", actions: KMS_SOURCE_ACTIONS.to_vec(), resources: vec![source_key] }
+            .statement(None),
+        Grant {
+            sid: "CrrEncryptReplicas",
+            actions: KMS_DESTINATION_ACTIONS.to_vec(),
+            resources: vec![destination_key],
+        }
+        .statement(None),
+    ])
+}
+
+/// A key id (or `*`) as a key ARN of `account`; ARNs are kept as given.
+fn key_arn(rule: &ReplicationRule, key: &str, account: Option<&str>) -> Result<String, RuleError> {
+    let account = account.unwrap_or("*");
+    match rule.provider {
+        Provider::Oss if key.starts_with("acs:kms:") => Ok(key.to_owned()),
+        Provider::Aws if key.starts_with("arn:") => Ok(key.to_owned()),
+        _ if key.starts_with("alias/") => Err(RuleError(format!(
+            "KMS key {key:?} is an alias: give the key id or key ARN, since key permissions are granted on keys, not aliases"
+        ))),
+        _ if key.is_empty() || key.contains([':', '/']) => Err(RuleError(format!(
+            "KMS key {key:?} is neither a key id nor a key ARN (acs:kms:<region>:<uid>:key/<id> or arn:aws:kms:<region>:<account>:key/<id>)"
+        ))),
+        Provider::Oss => Ok(format!("acs:kms:*:{account}:key/{key}")),
+        Provider::Aws => Ok(format!(
+            "arn:{}:kms:*:{account}:key/{key}",
+            rule.role.partition
+        )),
+    }
+}
+
+fn bucket_policy_principal(rule: &ReplicationRule) -> Value {
+    match rule.provider {
+        Provider::Oss => json!([rule.role.oss_session_principal()]),
+        Provider::Aws => json!({ "AWS": rule.role.arn(Provider::Aws) }),
+    }
+}
+
+fn trust_policy(rule: &ReplicationRule) -> Result<Policy, RuleError> {
+    let default = Trustee::Service(rule.provider.function_service().to_owned());
+    let principal = match (rule.trustee.as_ref().unwrap_or(&default), rule.provider) {
+        (Trustee::Service(service), Provider::Oss) => json!({ "Service": [service] }),
+        (Trustee::Service(service), Provider::Aws) => json!({ "Service": service }),
+        (Trustee::Principal(who), Provider::Oss) => {
+            json!({ "RAM": [trusted_principal(rule, who)?] })
+        }
+        (Trustee::Principal(who), Provider::Aws) => json!({ "AWS": trusted_principal(rule, who)? }),
+    };
+    let statement = built(json!({
+        "Sid": "CrrAssumeReplicationRole",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "sts:AssumeRole",
+    }))?;
+    Ok(Policy::new(rule.provider.version(), vec![statement]))
+}
+
+/// An account id becomes the account's root principal; ARNs of the provider are kept.
+fn trusted_principal(rule: &ReplicationRule, who: &str) -> Result<String, RuleError> {
+    let is_account = !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit());
+    match rule.provider {
+        Provider::Oss if is_account => Ok(format!("acs:ram::{who}:root")),
+        Provider::Oss if who.starts_with("acs:ram::") => Ok(who.to_owned()),
+        Provider::Aws if is_account && who.len() == 12 => {
+            Ok(format!("arn:{}:iam::{who}:root", rule.role.partition))
+        }
+        Provider::Aws if who.starts_with("arn:") && (who.contains(":iam::") || who.contains(":sts::")) => {
+            Ok(who.to_owned())
+        }
+        Provider::Oss => Err(RuleError(format!(
+            "trust principal {who:?} is not an Alibaba Cloud account UID or RAM ARN: use e.g. 1234567890123456 or acs:ram::1234567890123456:role/fc-crr"
+        ))),
+        Provider::Aws => Err(RuleError(format!(
+            "trust principal {who:?} is not a 12-digit AWS account id or IAM ARN: use e.g. 111122223333 or arn:aws:iam::111122223333:role/crr-function"
+        ))),
+    }
+}
+
+fn kms_key_policy(rule: &ReplicationRule) -> Result<Policy, RuleError> {
+    let principal = match rule.provider {
+        Provider::Oss => json!({ "RAM": [rule.role.arn(Provider::Oss)] }),
+        Provider::Aws => json!({ "AWS": rule.role.arn(Provider::Aws) }),
+    };
+    let statement = built(json!({
+        "Sid": "CrrReplicationRoleUsesKey",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": KMS_DESTINATION_ACTIONS,
+        "Resource": ["*"],
+    }))?;
+    Ok(Policy::new(rule.provider.version(), vec![statement]))
+}
+
+fn notes(rule: &ReplicationRule) -> Vec<String> {
+    let role = &rule.role.account;
+    let destination = rule.destination.account.as_deref().unwrap_or("?");
+    let mut notes = vec![if bucket_policy_needed(rule) {
+        format!(
+            "The role is in account {role} and the destination bucket {} in account {destination}: the destination bucket policy must grant the role. A bucket policy PUT replaces the whole policy, so merge these statements into the existing one (crr policy merge), never put them alone.",
+            rule.destination.name
+        )
+    } else {
+        format!(
+            "No destination bucket policy is needed: the role is in the destination account {destination}, and its permission policy is enough."
+        )
+    }];
+    if let Some(source) = rule.source.account.as_deref().filter(|s| *s != role) {
+        notes.push(format!(
+            "The source bucket {} is in account {source}, the role in {role}: the source bucket policy must also let the role read, unless the functions read the source with their own identity.",
+            rule.source.name
+        ));
+    }
+    if rule.provider == Provider::Oss && rule.role.name.to_lowercase() != rule.role.name {
+        notes.push(format!(
+            "OSS bucket policies match assumed-role names in lower case: the role {} is written {} there.",
+            rule.role.name,
+            rule.role.name.to_lowercase()
+        ));
+    }
+    if let Some(kms) = &rule.kms {
+        notes.push(format!(
+            "KMS-encrypted objects replicate re-encrypted with {}: put the KMS key policy statement into that key's policy.",
+            kms.destination_key
+        ));
+        if kms.source_key.is_none() {
+            notes.push(
+                "No source key given: the role may decrypt with any key of the source account; name the key to narrow it."
+                    .to_owned(),
+            );
+        }
+    }
+    if rule.trustee.is_none() {
+        notes.push(format!(
+            "The trust policy lets {} assume the role: make it the functions' own role, or trust the functions' role instead.",
+            rule.provider.function_service()
+        ));
+    }
+    notes
+}
+
+/// Prefixes without repeats and without those another prefix already covers.
+fn effective_prefixes(prefixes: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for prefix in prefixes {
+        let covered = prefixes.iter().any(|other| other != prefix && prefix.starts_with(other.as_str()));
+        if !covered && !kept.contains(prefix) {
+            kept.push(prefix.clone());
+        }
+    }
+    kept
+}
+
+fn validate(rule: &ReplicationRule) -> Result<(), RuleError> {
+    validate_bucket("source", &rule.source)?;
+    validate_bucket("destination", &rule.destination)?;
+    let err = |message: String| Err(RuleError(message));
+    if rule.destination.account.is_none() {
+        return err(
+            "the destination account is needed to tell whether its bucket policy must grant the role: give the account id (AWS) or UID (Alibaba) that owns the destination bucket".to_owned(),
+        );
+    }
+    if rule.provider == Provider::Oss && rule.source.account.is_none() {
+        return err("OSS resource names include the bucket owner's UID: give the source account".to_owned());
+    }
+    for (what, account) in [
+        ("source account", rule.source.account.as_deref()),
+        ("destination account", rule.destination.account.as_deref()),
+        ("role account", Some(rule.role.account.as_str())),
+    ] {
+        if let Some(account) = account {
+            validate_account(rule.provider, what, account)?;
+        }
+    }
+    if rule.role.name.is_empty() {
+        return err("the role name is empty: give the replication role's ARN".to_owned());
+    }
+    if rule.source.name == rule.destination.name && rule.source.account == rule.destination.account {
+        return err(format!(
+            "source and destination are the same bucket {:?}: replicate into another bucket",
+            rule.source.name
+        ));
+    }
+    if rule.prefixes.len() > MAX_PREFIXES {
+        return err(format!(
+            "{} prefixes given, at most {MAX_PREFIXES} per rule: split them into several rules",
+            rule.prefixes.len()
+        ));
+    }
+    for prefix in &rule.prefixes {
+        if prefix.is_empty() {
+            return err("an empty prefix: give no prefix at all to replicate every object".to_owned());
+        }
+        if prefix.contains(['*', '?', '$']) {
+            return err(format!(
+                "prefix {prefix:?} has '*', '?' or '$', which would act as a wildcard or variable in policies: give the literal key prefix"
+            ));
+        }
+    }
+    if let Some(kms) = &rule.kms {
+        if kms.destination_key.is_empty() {
+            return err("the destination KMS key is empty: give its key id or ARN".to_owned());
+        }
+    }
+    Ok(())
+}
+
+fn validate_bucket(which: &str, bucket: &Bucket) -> Result<(), RuleError> {
+    if bucket.name.is_empty() {
+        return Err(RuleError(format!("the {which} bucket name is empty")));
+    }
+    if bucket.name.chars().any(|c| c.is_whitespace() || "/:*?$\"".contains(c)) {
+        return Err(RuleError(format!(
+            "{which} bucket {:?} is not a bucket name: give the name alone, without '/', ':', wildcards or spaces",
+            bucket.name
+        )));
+    }
+    Ok(())
+}
+
+fn validate_account(provider: Provider, what: &str, account: &str) -> Result<(), RuleError> {
+    let digits = !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit());
+    match provider {
+        Provider::Aws if !(digits && account.len() == 12) => {
+            Err(RuleError(format!("{what} {account:?} is not an AWS account id: give its 12 digits")))
+        }
+        Provider::Oss if !digits => {
+            Err(RuleError(format!("{what} {account:?} is not an Alibaba Cloud account UID: give its digits")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_covered_by_others_are_dropped() {
+        let prefixes: Vec<String> = ["logs/2024/", "logs/", "img/", "logs/"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(effective_prefixes(&prefixes), ["logs/", "img/"]);
+    }
+
+    #[test]
+    fn providers_and_actions_parse_with_helpful_errors() {
+        assert_eq!("OSS".parse::<Provider>(), Ok(Provider::Oss));
+        assert_eq!("s3".parse::<Provider>(), Ok(Provider::Aws));
+        let err = "gcs".parse::<Provider>().unwrap_err().to_string();
+        assert!(err.contains("use oss") && err.contains("or aws"), "{err}");
+        assert_eq!("all".parse::<ReplicationAction>(), Ok(ReplicationAction::All));
+        let err = "COPY".parse::<ReplicationAction>().unwrap_err().to_string();
+        assert!(err.contains("PUT") && err.contains("ALL"), "{err}");
+    }
+}
