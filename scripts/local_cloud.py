@@ -254,6 +254,15 @@ def replication_role_policy(dst_bucket):
                 "Resource": f"arn:aws:s3:::{dst_bucket}",
             },
             {
+                # moto authorises a batch delete (POST ?delete) against the bucket ARN
+                # before checking each key; AWS checks only the objects, so on AWS this
+                # statement grants nothing.
+                "Sid": "BatchDeleteOnMoto",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{dst_bucket}",
+            },
+            {
                 "Sid": "ReplicaObjects",
                 "Effect": "Allow",
                 "Action": [

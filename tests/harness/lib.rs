@@ -520,6 +520,8 @@ pub struct FaultProxy {
     pub base: String,
     faults: Arc<Mutex<Vec<Fault>>>,
     pub injected: Arc<std::sync::atomic::AtomicUsize>,
+    /// Every request that went through: `METHOD /path?query`.
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FaultProxy {
@@ -529,6 +531,8 @@ impl FaultProxy {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let faults = Arc::new(Mutex::new(faults));
         let injected = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
         let upstream: http::uri::Authority = upstream.trim_start_matches("http://").parse().unwrap();
         let client: Client<hyper_util::client::legacy::connect::HttpConnector, hyper::body::Incoming> =
             Client::builder(TokioExecutor::new()).build_http();
@@ -536,13 +540,15 @@ impl FaultProxy {
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (client, faults, injected, upstream) = (client.clone(), f.clone(), inj.clone(), upstream.clone());
+                let (client, faults, injected, upstream, log) =
+                    (client.clone(), f.clone(), inj.clone(), upstream.clone(), log.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let (client, faults, injected, upstream) =
-                            (client.clone(), faults.clone(), injected.clone(), upstream.clone());
+                        let (client, faults, injected, upstream, log) =
+                            (client.clone(), faults.clone(), injected.clone(), upstream.clone(), log.clone());
                         async move {
                             let target = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                            log.lock().unwrap().push(format!("{} {target}", req.method()));
                             let hit = {
                                 let mut faults = faults.lock().unwrap();
                                 faults
@@ -587,7 +593,12 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { base, faults, injected }
+        FaultProxy { base, faults, injected, requests }
+    }
+
+    /// Requests seen so far whose `METHOD /path?query` contains `pattern`.
+    pub fn count(&self, pattern: &str) -> usize {
+        self.requests.lock().unwrap().iter().filter(|r| r.contains(pattern)).count()
     }
 
     pub fn injected(&self) -> usize {

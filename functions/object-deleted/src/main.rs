@@ -1,12 +1,7 @@
-//! object-deleted: runtime shell; its handler is not part of this build yet, so every
-//! invocation is refused with a NotImplemented error rather than silently ignored.
-
-use fc_runtime::{service_fn, Error, Event, TypedError};
+//! object-deleted: replicates deletes where the rule says so, and only ever removes
+//! crr's own replicas of objects that are gone from the source.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    fc_runtime::run(service_fn(|_event: Event<serde_json::Value>| async {
-        Err::<(), Error>(Box::new(TypedError::new("NotImplemented", "object-deleted is not implemented in this build")))
-    }))
-    .await
+async fn main() -> Result<(), fc_runtime::Error> {
+    crr::app::serve(crr::app::EventFunction::ObjectDeleted).await
 }

@@ -1,35 +1,40 @@
-//! The functions' shared state, built once per instance, and the object-created handler.
+//! The functions' shared state, built once per instance: the configuration, the
+//! source client with the function's own identity, and per rule the destination
+//! client acting as the replication role. Also the object-created handler.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use fc_runtime::{Context, Event};
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
 use crate::config::{Config, Rule};
-use crate::copy::{Engine, Hint, Learned, Method};
+use crate::copy::{Engine, Hint, Learned};
 use crate::credentials::FunctionIdentity;
-use crate::decide::Decision;
 use crate::error::Error;
 use crate::event::{EventKind, Notification, ObjectEvent};
+use crate::object::RESERVED_PREFIX;
+use crate::report::{Outcome, RecordResult, Report};
 use crate::retry::retry;
 use crate::store;
 use crate::sts::AssumedRole;
 
+pub use crate::report::BatchFailure;
+
 /// Clients and credentials for one configuration, reused across invocations.
 pub struct Replicator {
-    config: Config,
+    pub(crate) config: Config,
     identity: Arc<FunctionIdentity>,
-    source: aws_sdk_s3::Client,
+    pub(crate) source: aws_sdk_s3::Client,
     /// One per rule, in rule order.
-    targets: Vec<Target>,
+    pub(crate) targets: Vec<Target>,
 }
 
-struct Target {
-    role: Arc<AssumedRole>,
-    client: aws_sdk_s3::Client,
+pub(crate) struct Target {
+    pub(crate) role: Arc<AssumedRole>,
+    pub(crate) client: aws_sdk_s3::Client,
     learned: Learned,
 }
 
@@ -70,26 +75,10 @@ impl Replicator {
         &self.config
     }
 
-    /// Handles ObjectCreated (and metadata-change) events: every matching rule's
-    /// destination ends up with the source's current object.
-    pub async fn object_created(&self, event: Event<Notification>) -> Result<Report, Error> {
-        let Event { payload, context } = event;
-        self.identity.observe(&context);
-        self.refuse_strangers(&payload.events)?;
-
-        let events = &payload.events;
-        let context = &context;
-        let results: Vec<RecordResult> = stream::iter(0..events.len())
-            .map(|index| self.created_one(context, index, &events[index]))
-            .buffer_unordered(self.config.copy.record_concurrency)
-            .flat_map(stream::iter)
-            .collect()
-            .await;
-        Report::finish(payload.events.len(), results)
-    }
-
-    /// Events for a bucket no rule names are refused before anything is done.
-    fn refuse_strangers(&self, events: &[ObjectEvent]) -> Result<(), Error> {
+    /// Takes the invocation's credentials and refuses events for a bucket no rule
+    /// names, before anything is done (never act for a stranger's bucket).
+    pub(crate) fn begin(&self, context: &Context, events: &[ObjectEvent]) -> Result<(), Error> {
+        self.identity.observe(context);
         match events.iter().find(|e| e.bucket != self.config.source.name) {
             Some(stranger) => Err(Error::UnknownBucket {
                 bucket: stranger.bucket.clone(),
@@ -99,6 +88,47 @@ impl Replicator {
         }
     }
 
+    /// The rules (with their index) that replicate `key`; crr's own reserved prefix never.
+    pub(crate) fn rules_for(&self, key: &str) -> Vec<(usize, &Rule)> {
+        if key.starts_with(RESERVED_PREFIX) {
+            return Vec::new();
+        }
+        self.config.rules.iter().enumerate().filter(|(_, r)| r.matches(key)).collect()
+    }
+
+    /// The copy engine for rule `i`, with fresh role credentials (the session name
+    /// carries the function and the request that caused a refresh).
+    pub(crate) async fn engine(&self, i: usize, context: &Context) -> Result<Engine<'_>, Error> {
+        let target = &self.targets[i];
+        let session = format!("crr-{}-{}", context.function_name.as_deref().unwrap_or("fn"), context.request_id);
+        target.role.credentials(&session).await?;
+        Ok(Engine {
+            source: &self.source,
+            source_bucket: &self.config.source,
+            dest: &target.client,
+            rule: &self.config.rules[i],
+            role: target.role.role(),
+            settings: &self.config.copy,
+            learned: &target.learned,
+            deadline: context.deadline,
+        })
+    }
+
+    /// Handles ObjectCreated (and metadata-change) events: every matching rule's
+    /// destination ends up with the source's current object.
+    pub async fn object_created(&self, event: Event<Notification>) -> Result<Report, Error> {
+        let Event { payload, context } = event;
+        self.begin(&context, &payload.events)?;
+        let (events, context) = (&payload.events, &context);
+        let results: Vec<RecordResult> = stream::iter(0..events.len())
+            .map(|index| self.created_one(context, index, &events[index]))
+            .buffer_unordered(self.config.copy.record_concurrency)
+            .flat_map(stream::iter)
+            .collect()
+            .await;
+        Report::finish(events.len(), results)
+    }
+
     async fn created_one(&self, context: &Context, index: usize, ev: &ObjectEvent) -> Vec<RecordResult> {
         let base = RecordResult::new(index, ev);
         match ev.kind {
@@ -106,48 +136,36 @@ impl Replicator {
             EventKind::Removed | EventKind::DeleteMarkerCreated => {
                 return vec![base.ignored("delete events are handled by object-deleted")];
             }
-            EventKind::Ignored => {
-                return vec![base.ignored("this event does not change object content")];
-            }
+            EventKind::Ignored => return vec![base.ignored("this event does not change object content")],
         }
-        let rules: Vec<(usize, &Rule)> =
-            self.config.rules.iter().enumerate().filter(|(_, r)| r.matches(&ev.key)).collect();
+        if ev.key.starts_with(RESERVED_PREFIX) {
+            return vec![base.ignored("the .crr/ prefix holds crr's own state and is never replicated")];
+        }
+        let rules = self.rules_for(&ev.key);
         if rules.is_empty() {
             return vec![base.ignored("no rule's prefixes match this key")];
         }
-        let session = format!("crr-{}-{}", context.function_name.as_deref().unwrap_or("fn"), context.request_id);
         let hint = Hint { size: ev.size, etag: ev.etag.clone() };
         let mut out = Vec::with_capacity(rules.len());
         for (i, rule) in rules {
-            let target = &self.targets[i];
             let mut result = base.clone().for_rule(rule);
-            let engine = Engine {
-                source: &self.source,
-                source_bucket: &self.config.source,
-                dest: &target.client,
-                rule,
-                role: target.role.role(),
-                settings: &self.config.copy,
-                learned: &target.learned,
-                deadline: context.deadline,
-            };
+            let started = Instant::now();
             let outcome = async {
-                target.role.credentials(&session).await?;
+                let engine = self.engine(i, context).await?;
                 retry(&format!("replicating {}", ev.key), context.deadline, |_| engine.replicate(&ev.key, &hint)).await
             }
             .await;
+            result.ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Ok(o) => {
-                    tracing::info!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, decision = ?o.decision, method = ?o.method, bytes = o.bytes, ms = o.ms, "replicated");
-                    result.outcome = Some(o.decision);
+                    tracing::info!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, decision = ?o.decision, method = ?o.method, bytes = o.bytes, ms = result.ms, "replicated");
+                    result.outcome = Some(Outcome::Copy(o.decision));
                     result.method = o.method;
                     result.bytes = o.bytes;
-                    result.ms = o.ms;
                 }
                 Err(e) => {
                     tracing::error!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, error = %e, "replication failed");
-                    result.error_type = Some(e.error_type());
-                    result.error = Some(e.to_string());
+                    result.failed(&e);
                 }
             }
             out.push(result);
@@ -156,125 +174,28 @@ impl Replicator {
     }
 }
 
-/// The JSON an invocation returns.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Report {
-    pub records: usize,
-    pub copied: usize,
-    pub unchanged: usize,
-    pub ignored: usize,
-    pub failed: usize,
-    pub bytes: u64,
-    pub results: Vec<RecordResult>,
+/// The event-driven functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFunction {
+    ObjectCreated,
+    ObjectDeleted,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RecordResult {
-    pub index: usize,
-    pub event: String,
-    pub bucket: String,
-    pub key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destination: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Decision>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<Method>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignored: Option<String>,
-    pub bytes: u64,
-    pub ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl RecordResult {
-    fn new(index: usize, ev: &ObjectEvent) -> Self {
-        RecordResult {
-            index,
-            event: ev.name.clone(),
-            bucket: ev.bucket.clone(),
-            key: ev.key.clone(),
-            rule: None,
-            destination: None,
-            outcome: None,
-            method: None,
-            ignored: None,
-            bytes: 0,
-            ms: 0,
-            error_type: None,
-            error: None,
-        }
-    }
-
-    fn ignored(mut self, why: &str) -> Self {
-        self.ignored = Some(why.to_owned());
-        self
-    }
-
-    fn for_rule(mut self, rule: &Rule) -> Self {
-        self.rule = Some(rule.id.clone());
-        self.destination = Some(rule.destination.name.clone());
-        self
-    }
-}
-
-impl Report {
-    /// The report, or an error naming every record that failed so the platform retries.
-    fn finish(records: usize, mut results: Vec<RecordResult>) -> Result<Report, Error> {
-        results.sort_by_key(|r| r.index);
-        let count = |f: &dyn Fn(&RecordResult) -> bool| results.iter().filter(|r| f(r)).count();
-        let report = Report {
-            records,
-            copied: count(&|r| matches!(r.outcome, Some(Decision::Copy | Decision::UpdateMetadata))),
-            unchanged: count(&|r| {
-                matches!(r.outcome, Some(Decision::Identical | Decision::SourceGone | Decision::SourceIsReplica))
-            }),
-            ignored: count(&|r| r.ignored.is_some()),
-            failed: count(&|r| r.error.is_some()),
-            bytes: results.iter().map(|r| r.bytes).sum(),
-            results,
-        };
-        if report.failed == 0 {
-            return Ok(report);
-        }
-        Err(Error::Batch(BatchFailure::from_report(&report)))
-    }
-}
-
-/// Some records of a batch failed; the message lists them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchFailure {
-    pub error_type: String,
-    pub message: String,
-}
-
-impl BatchFailure {
-    fn from_report(report: &Report) -> Self {
-        let failed: Vec<&RecordResult> = report.results.iter().filter(|r| r.error.is_some()).collect();
-        let error_type = failed[0].error_type.clone().unwrap_or_else(|| "ReplicationFailed".into());
-        let list: Vec<String> =
-            failed.iter().map(|r| format!("[{}] {}: {}", r.index, r.key, r.error.as_deref().unwrap_or(""))).collect();
-        BatchFailure {
-            error_type,
-            message: format!(
-                "{} of {} records failed ({} copied, {} unchanged); failed: {}",
-                failed.len(),
-                report.records,
-                report.copied,
-                report.unchanged,
-                list.join("; ")
-            ),
-        }
-    }
-}
-
-impl std::fmt::Display for BatchFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
+/// Runs an event-driven function in whichever mode the process was started in: the
+/// configuration is read once by the initializer, every invocation reuses the clients.
+pub async fn serve(function: EventFunction) -> Result<(), fc_runtime::Error> {
+    fc_runtime::run_with_init(move || async move {
+        let replicator = Arc::new(Replicator::from_env().map_err(Error::into_function_error)?);
+        Ok(fc_runtime::service_fn(move |event: Event<Notification>| {
+            let replicator = replicator.clone();
+            async move {
+                let report = match function {
+                    EventFunction::ObjectCreated => replicator.object_created(event).await,
+                    EventFunction::ObjectDeleted => replicator.object_deleted(event).await,
+                };
+                report.map_err(Error::into_function_error)
+            }
+        }))
+    })
+    .await
 }

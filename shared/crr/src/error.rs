@@ -17,7 +17,7 @@ pub enum Fault {
     Permanent,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -44,7 +44,7 @@ pub enum Error {
     Verify { bucket: String, key: String, detail: String },
 
     #[error("{0}")]
-    Batch(crate::app::BatchFailure),
+    Batch(crate::report::BatchFailure),
 }
 
 impl Error {

@@ -8,7 +8,8 @@
 //! * [`store`]: S3 clients configured for OSS and S3-compatible servers
 //! * [`object`], [`decide`]: an object's state, and what it needs (pure)
 //! * [`copy`]: the copy engine, streaming and verified; [`body`], [`retry`] its helpers
-//! * [`app`]: the functions' handlers
+//! * [`delete`]: replicating deletes safely (object-deleted)
+//! * [`app`], [`report`]: the functions' state, handlers and their JSON reports
 
 pub mod app;
 pub mod arn;
@@ -17,14 +18,17 @@ pub mod config;
 pub mod copy;
 pub mod credentials;
 pub mod decide;
+pub mod delete;
 pub mod error;
 pub mod event;
 pub mod object;
+pub mod report;
 pub mod retry;
 pub mod store;
 pub mod sts;
 
-pub use app::{Replicator, Report};
+pub use app::Replicator;
 pub use config::Config;
 pub use error::Error;
 pub use event::Notification;
+pub use report::Report;

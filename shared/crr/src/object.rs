@@ -13,6 +13,10 @@ pub const REPLICA_MARK: &str = "crr-replica-of";
 /// equal it (a different part layout, or a metadata update by server-side copy).
 pub const SOURCE_ETAG: &str = "crr-source-etag";
 
+/// Keys under this prefix are crr's own state (backfill checkpoints and leases,
+/// doctor probes): never replicated, compared or deleted by replication.
+pub const RESERVED_PREFIX: &str = ".crr/";
+
 /// Object tags, sorted by key.
 pub type Tags = BTreeMap<String, String>;
 

@@ -7,7 +7,8 @@
 //! `SourceSelectionCriteria/SseKmsEncryptedObjects/Status`,
 //! `EncryptionConfiguration/ReplicaKmsKeyID`, `RTC` (accepted, not needed). crr adds
 //! `Destination/Endpoint` and `Destination/Region` for S3-compatible destinations and
-//! `StorageClass` for replicas. The source bucket comes from `CRR_SOURCE_*` (the XML
+//! `StorageClass` for replicas and `DeleteUnmarked` (deletes may remove objects crr did
+//! not write). The source bucket comes from `CRR_SOURCE_*` (the XML
 //! belongs to it); a JSON file may name it in `source`.
 
 use serde::Deserialize;
@@ -107,6 +108,7 @@ fn xml_rule(
         "RTC",
         "Status",
         "StorageClass",
+        "DeleteUnmarked",
     ];
     for c in node.children().filter(|c| c.is_element()) {
         let name = c.tag_name().name();
@@ -188,6 +190,8 @@ fn xml_rule(
         }
     };
 
+    let delete_unmarked =
+        text_of(node, "DeleteUnmarked").map(|v| parse_bool(&el("DeleteUnmarked"), &v)).transpose()?.unwrap_or(false);
     Ok(Rule {
         id,
         prefixes,
@@ -197,6 +201,7 @@ fn xml_rule(
         historical,
         kms,
         storage_class: text_of(node, "StorageClass").map(|s| s.to_ascii_uppercase()),
+        delete_unmarked,
     })
 }
 
@@ -233,6 +238,8 @@ struct JsonRule {
     replicate_kms: bool,
     replica_kms_key_id: Option<String>,
     storage_class: Option<String>,
+    #[serde(default)]
+    delete_unmarked: bool,
 }
 
 fn parse_json(
@@ -280,6 +287,7 @@ fn parse_json(
             historical: jr.historical.unwrap_or(true),
             kms,
             storage_class: jr.storage_class.map(|s| s.to_ascii_uppercase()),
+            delete_unmarked: jr.delete_unmarked,
             id,
         });
     }

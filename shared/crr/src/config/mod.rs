@@ -86,6 +86,9 @@ pub struct Rule {
     pub kms: KmsPolicy,
     /// Storage class for replicas; `None` keeps the destination's default.
     pub storage_class: Option<String>,
+    /// With action `ALL`: may deletes remove destination objects crr did not write
+    /// (no replica mark, or one naming another source)? Off by default.
+    pub delete_unmarked: bool,
 }
 
 impl Rule {
@@ -534,6 +537,7 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
         historical: r.bool("CRR_HISTORICAL")?.unwrap_or(true),
         kms,
         storage_class: r.opt("CRR_STORAGE_CLASS").map(|s| s.to_ascii_uppercase()),
+        delete_unmarked: r.bool("CRR_DELETE_UNMARKED")?.unwrap_or(false),
     })
 }
 
@@ -598,6 +602,7 @@ mod tests {
         assert_eq!(rule.action, RuleAction::Put, "deletes are not replicated unless asked");
         assert_eq!(rule.kms, KmsPolicy::Skip);
         assert!(rule.historical);
+        assert!(!rule.delete_unmarked, "deletes only ever remove crr's own replicas unless asked");
         assert!(rule.prefixes.is_empty());
         assert!(rule.matches("anything/at/all"));
         assert_eq!(rule.destination.name, "crr-dst");
@@ -627,6 +632,7 @@ mod tests {
             ("CRR_MULTIPART_THRESHOLD", "64M"),
             ("CRR_RECORD_CONCURRENCY", "4"),
             ("CRR_TAG_COUNTS", "unreported"),
+            ("CRR_DELETE_UNMARKED", "true"),
         ]);
         let c = Config::from_settings(&settings(&s)).unwrap();
         let rule = &c.rules[0];
@@ -638,6 +644,7 @@ mod tests {
         assert_eq!(rule.kms, KmsPolicy::Replicate { key_id: "key-1".into() });
         assert_eq!(rule.storage_class.as_deref(), Some("STANDARD_IA"));
         assert!(!rule.historical);
+        assert!(rule.delete_unmarked);
         assert_eq!(rule.prefixes, vec!["a/", "b/", "c/"]);
         assert!(rule.matches("b/x") && !rule.matches("d/x"));
         assert_eq!(c.sts.duration, Duration::from_secs(900));
