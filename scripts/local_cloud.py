@@ -8,6 +8,11 @@ Usage (through scripts/local-cloud):
     status             say whether they run and where
     provision NAME     create an isolated source/destination setup named NAME
                        (used by tests so they do not share queues) and print it
+    set-role-policy NAME [--without ACTION...] [--with ACTION...]
+                       rewrite the replication role policy of setup NAME: the usual
+                       one without the given actions, plus a statement allowing the
+                       --with actions on the destination bucket and its objects
+                       (used by tests of crr doctor; the destination admin keys do it)
 
 Accounts: source 111111111111, destination 222222222222. Every request after the
 bootstrap is signed with real keys and checked against IAM identity policies
@@ -486,6 +491,45 @@ def cmd_provision(setup):
         print(f"{k}={v}")
 
 
+def role_policy_variant(dst_bucket, without, extra):
+    """The replication role policy without the actions in `without`, plus a statement
+    allowing the actions in `extra` on the destination bucket and its objects."""
+    drop = {a.lower() for a in without}
+    policy = replication_role_policy(dst_bucket)
+    statements = []
+    for statement in policy["Statement"]:
+        actions = [a for a in statement["Action"] if a.lower() not in drop]
+        if actions:
+            statements.append(dict(statement, Action=actions))
+    if extra:
+        statements.append({
+            "Sid": "Extra",
+            "Effect": "Allow",
+            "Action": list(extra),
+            "Resource": [f"arn:aws:s3:::{dst_bucket}", f"arn:aws:s3:::{dst_bucket}/*"],
+        })
+    return dict(policy, Statement=statements)
+
+
+def cmd_set_role_policy(setup, args):
+    """Rewrites the role policy of an existing setup (destination admin keys)."""
+    if not server_alive() or not ADMIN_FILE.exists():
+        sys.exit("the local cloud is not up; run: scripts/local-cloud up")
+    without, extra, target = [], [], None
+    for arg in args:
+        if arg in ("--without", "--with"):
+            target = without if arg == "--without" else extra
+        elif target is None:
+            sys.exit(f"set-role-policy: {arg!r} given before --without or --with")
+        else:
+            target.append(arg)
+    n = names(setup)
+    policy = role_policy_variant(n["dst_bucket"], without, extra)
+    iamd = client("iam", load_admins()["destination"])
+    iamd.put_role_policy(RoleName=n["role"], PolicyName="replicate", PolicyDocument=json.dumps(policy))
+    print(json.dumps(policy, indent=1))
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -501,6 +545,8 @@ def main(argv):
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,29}", argv[2]):
             sys.exit(f"setup name {argv[2]!r}: expected lowercase letters, digits and '-', at most 30 characters")
         cmd_provision(argv[2])
+    elif cmd == "set-role-policy" and len(argv) >= 3 and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,29}", argv[2]):
+        cmd_set_role_policy(argv[2], argv[3:])
     else:
         sys.exit(f"unknown command {' '.join(argv[1:])!r}; expected up | down | status | provision NAME")
     return 0

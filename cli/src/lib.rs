@@ -1,4 +1,5 @@
 //! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
 
 pub mod dev;
+pub mod doctor;
 pub mod policy;

@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Check the replication configuration in the environment (CRR_* variables) and print it.
     Config,
+    /// Check a deployment's configuration and permissions against the real services.
+    Doctor(crr_cli::doctor::DoctorArgs),
     /// Local development tools.
     Dev {
         #[command(subcommand)]
@@ -76,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Doctor(args) => std::process::exit(crr_cli::doctor::run(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }
