@@ -1,12 +1,7 @@
-//! backfill: runtime shell; its handler is not part of this build yet, so every
-//! invocation is refused with a NotImplemented error rather than silently ignored.
-
-use fc_runtime::{service_fn, Error, Event, TypedError};
+//! backfill: on its timer or by hand, copies what the destination lacks (objects
+//! older than the rule, anything the event path missed) by walking both listings.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    fc_runtime::run(service_fn(|_event: Event<serde_json::Value>| async {
-        Err::<(), Error>(Box::new(TypedError::new("NotImplemented", "backfill is not implemented in this build")))
-    }))
-    .await
+async fn main() -> Result<(), fc_runtime::Error> {
+    crr::backfill::serve().await
 }

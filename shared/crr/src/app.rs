@@ -75,6 +75,11 @@ impl Replicator {
         &self.config
     }
 
+    /// Takes the platform credentials an invocation carries for the function's identity.
+    pub fn observe(&self, context: &Context) {
+        self.identity.observe(context);
+    }
+
     /// Takes the invocation's credentials and refuses events for a bucket no rule
     /// names, before anything is done (never act for a stranger's bucket).
     pub(crate) fn begin(&self, context: &Context, events: &[ObjectEvent]) -> Result<(), Error> {

@@ -292,7 +292,7 @@ impl Replicator {
         }
     }
 
-    async fn head_source(&self, engine: &Engine<'_>, key: &str) -> Result<Option<ObjectState>, Error> {
+    pub(crate) async fn head_source(&self, engine: &Engine<'_>, key: &str) -> Result<Option<ObjectState>, Error> {
         match self.source.head_object().bucket(&self.config.source.name).key(key).send().await {
             Ok(h) => Ok(Some(ObjectState::from_head(&h))),
             Err(e) => {
@@ -414,7 +414,7 @@ async fn ensure_replica(
 }
 
 /// One DeleteObjects request; returns the keys the destination refused, with why.
-async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
+pub(crate) async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
     let objects: Vec<ObjectIdentifier> =
         keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build()).collect::<Result<_, _>>().map_err(|e| {
             Error::Storage {

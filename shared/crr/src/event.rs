@@ -87,6 +87,12 @@ pub struct Notification {
 #[error("{0}")]
 pub struct EventError(String);
 
+impl EventError {
+    pub fn new(message: impl Into<String>) -> Self {
+        EventError(message.into())
+    }
+}
+
 const EXPECTED: &str = "expected an OSS trigger event {\"events\":[...]}, an S3 notification {\"Records\":[...]}, \
                         or either one wrapped in an SQS or MNS message";
 

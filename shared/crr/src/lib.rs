@@ -9,10 +9,12 @@
 //! * [`object`], [`decide`]: an object's state, and what it needs (pure)
 //! * [`copy`]: the copy engine, streaming and verified; [`body`], [`retry`] its helpers
 //! * [`delete`]: replicating deletes safely (object-deleted)
+//! * [`backfill`]: historical replication and repair, by merge join of listings
 //! * [`app`], [`report`]: the functions' state, handlers and their JSON reports
 
 pub mod app;
 pub mod arn;
+pub mod backfill;
 pub mod body;
 pub mod config;
 pub mod copy;

@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::{
     accelerate, check_bucket, check_prefixes, default_path_style, parse_action, parse_bool, parse_endpoint, parse_role,
-    source_from_env, Bucket, Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule,
-    StsSettings,
+    source_from_env, BackfillSettings, Bucket, Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy,
+    Reader, Rule, StsSettings,
 };
 
 pub(crate) fn parse(
@@ -26,14 +26,18 @@ pub(crate) fn parse(
     d: &Defaults,
     sts: StsSettings,
     copy: CopySettings,
+    backfill: BackfillSettings,
 ) -> Result<Config, ConfigError> {
     let at = |what: String| format!("CRR_CONFIG {path}: {what}");
     match text.trim_start().chars().next() {
         Some('<') => {
             let rules = parse_xml(text, &at, r, d)?;
-            Ok(Config { source: source_from_env(r, d)?, rules, sts, copy })
+            Ok(Config { source: source_from_env(r, d)?, rules, sts, copy, backfill })
         }
-        Some('{') => parse_json(text, &at, r, d, sts, copy),
+        Some('{') => {
+            let (source, rules) = parse_json(text, &at, r, d)?;
+            Ok(Config { source, rules, sts, copy, backfill })
+        }
         _ => Err(ConfigError::invalid(
             "CRR_CONFIG",
             path,
@@ -247,9 +251,7 @@ fn parse_json(
     at: &dyn Fn(String) -> String,
     r: &Reader,
     d: &Defaults,
-    sts: StsSettings,
-    copy: CopySettings,
-) -> Result<Config, ConfigError> {
+) -> Result<(Bucket, Vec<Rule>), ConfigError> {
     let raw: JsonConfig = serde_json::from_str(text).map_err(|e| {
         ConfigError::invalid(
             at("JSON".into()),
@@ -291,7 +293,7 @@ fn parse_json(
             id,
         });
     }
-    Ok(Config { source, rules, sts, copy })
+    Ok((source, rules))
 }
 
 fn json_bucket(b: JsonBucket, setting: &str, d: &Defaults) -> Result<Bucket, ConfigError> {

@@ -154,12 +154,33 @@ pub const MIB: u64 = 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * MIB;
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
 
+/// Tuning of backfill passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillSettings {
+    /// Keys per listing page, and per checkpoint (1-1000).
+    pub page_size: i32,
+    /// Copies in flight during a pass.
+    pub concurrency: usize,
+    /// How long a runner's lease lasts without renewal.
+    pub lease: Duration,
+    /// For rules without historical replication: only objects modified at or after
+    /// this time (seconds since the epoch) are backfilled.
+    pub since: Option<i64>,
+}
+
+impl Default for BackfillSettings {
+    fn default() -> Self {
+        BackfillSettings { page_size: 1000, concurrency: 32, lease: Duration::from_secs(60), since: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub source: Bucket,
     pub rules: Vec<Rule>,
     pub sts: StsSettings,
     pub copy: CopySettings,
+    pub backfill: BackfillSettings,
 }
 
 /// A configuration problem: which setting, what it held, what was expected.
@@ -353,18 +374,19 @@ impl Config {
             external_id: r.opt("CRR_STS_EXTERNAL_ID"),
         };
         let copy = copy_settings(&r)?;
+        let backfill = backfill_settings(&r)?;
 
         let config = match r.opt("CRR_CONFIG") {
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     ConfigError::invalid("CRR_CONFIG", &path, format!("a readable configuration file ({e})"))
                 })?;
-                file::parse(&path, &text, &r, &defaults, sts, copy)?
+                file::parse(&path, &text, &r, &defaults, sts, copy, backfill)?
             }
             None => {
                 let source = source_from_env(&r, &defaults)?;
                 let rule = rule_from_env(&r, &defaults)?;
-                Config { source, rules: vec![rule], sts, copy }
+                Config { source, rules: vec![rule], sts, copy, backfill }
             }
         };
         config.validate()?;
@@ -475,6 +497,34 @@ fn copy_settings(r: &Reader) -> Result<CopySettings, ConfigError> {
             };
     }
     Ok(s)
+}
+
+fn backfill_settings(r: &Reader) -> Result<BackfillSettings, ConfigError> {
+    let mut b = BackfillSettings::default();
+    let range = |name: &str, lo: u64, hi: u64, what: &str| -> Result<Option<u64>, ConfigError> {
+        let expected = format!("{what}, {lo}-{hi}");
+        match r.number::<u64>(name, &expected)? {
+            Some(v) if !(lo..=hi).contains(&v) => Err(ConfigError::invalid(name, v.to_string(), expected)),
+            other => Ok(other),
+        }
+    };
+    if let Some(v) = range("CRR_BACKFILL_PAGE_SIZE", 1, 1000, "keys per listing page")? {
+        b.page_size = v as i32;
+    }
+    if let Some(v) = range("CRR_BACKFILL_CONCURRENCY", 1, 256, "copies in flight")? {
+        b.concurrency = v as usize;
+    }
+    if let Some(v) = range("CRR_BACKFILL_LEASE_SECONDS", 5, 3600, "seconds")? {
+        b.lease = Duration::from_secs(v);
+    }
+    if let Some(v) = r.opt("CRR_REPLICATE_SINCE") {
+        let t =
+            aws_smithy_types::DateTime::from_str(&v, aws_smithy_types::date_time::Format::DateTime).map_err(|_| {
+                ConfigError::invalid("CRR_REPLICATE_SINCE", &v, "an RFC 3339 time such as 2026-01-31T00:00:00Z")
+            })?;
+        b.since = Some(t.secs());
+    }
+    Ok(b)
 }
 
 pub(crate) fn source_from_env(r: &Reader, d: &Defaults) -> Result<Bucket, ConfigError> {
@@ -633,6 +683,10 @@ mod tests {
             ("CRR_RECORD_CONCURRENCY", "4"),
             ("CRR_TAG_COUNTS", "unreported"),
             ("CRR_DELETE_UNMARKED", "true"),
+            ("CRR_BACKFILL_PAGE_SIZE", "200"),
+            ("CRR_BACKFILL_CONCURRENCY", "8"),
+            ("CRR_BACKFILL_LEASE_SECONDS", "30"),
+            ("CRR_REPLICATE_SINCE", "2026-01-31T00:00:00Z"),
         ]);
         let c = Config::from_settings(&settings(&s)).unwrap();
         let rule = &c.rules[0];
@@ -645,6 +699,15 @@ mod tests {
         assert_eq!(rule.storage_class.as_deref(), Some("STANDARD_IA"));
         assert!(!rule.historical);
         assert!(rule.delete_unmarked);
+        assert_eq!(
+            c.backfill,
+            BackfillSettings {
+                page_size: 200,
+                concurrency: 8,
+                lease: Duration::from_secs(30),
+                since: Some(1_769_817_600)
+            }
+        );
         assert_eq!(rule.prefixes, vec!["a/", "b/", "c/"]);
         assert!(rule.matches("b/x") && !rule.matches("d/x"));
         assert_eq!(c.sts.duration, Duration::from_secs(900));

@@ -1,0 +1,577 @@
+//! One pass over one scope (a rule's prefix, or a shard of it): list both sides a
+//! page ahead, march them, act on the differences with bounded concurrency, and
+//! save a checkpoint after every page, so memory stays one page and a killed run
+//! redoes at most one page. The run holds the scope's lease while it works and
+//! stops cleanly before its deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fc_runtime::Context;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::lister::{Lister, Range};
+use super::march::{march, Diff, Listed};
+use super::request::Mode;
+use super::state::{now_rfc3339, now_secs, short_hash, Acquire, Checkpoint, Counters, StateStore};
+use crate::app::Replicator;
+use crate::config::RuleAction;
+use crate::copy::{Engine, Hint};
+use crate::decide::Decision;
+use crate::error::Error;
+use crate::retry::retry;
+
+/// What to pass over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub rule: usize,
+    pub prefix: String,
+    /// Keys after this one (exclusive)...
+    pub lower: Option<String>,
+    /// ...up to this one (inclusive).
+    pub upper: Option<String>,
+    /// Shown in reports: `logs/*`, `logs/* shard 2/8`.
+    pub label: String,
+}
+
+impl Scope {
+    fn id(&self) -> String {
+        short_hash(&[&self.prefix, self.lower.as_deref().unwrap_or(""), self.upper.as_deref().unwrap_or("")])
+    }
+}
+
+/// How to run a pass.
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub mirror: bool,
+    pub restart: bool,
+    /// Stop cleanly (checkpoint saved) when the next page could not finish before this.
+    pub deadline: Option<Instant>,
+    pub progress: Option<&'a (dyn Fn(&Progress) + Sync)>,
+}
+
+/// Where a pass stands; reported after every page.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub rule: String,
+    pub scope: String,
+    pub counters: Counters,
+    pub elapsed_ms: u64,
+    /// Keys scanned per second in this run.
+    pub rate: f64,
+    /// Keys left, estimated from the last complete pass, if there was one.
+    pub remaining_estimate: Option<u64>,
+    pub last_key: Option<String>,
+}
+
+/// The outcome of a pass over one scope.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeReport {
+    pub rule: String,
+    pub scope: String,
+    pub mode: Mode,
+    pub dry_run: bool,
+    /// The pass reached the end of the scope.
+    pub done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub waited_for_lease_ms: u64,
+    /// This run's counts (not the checkpoint's running total).
+    pub counters: Counters,
+    pub elapsed_ms: u64,
+    pub rate: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_estimate: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+const SHOWN_FAILURES: usize = 20;
+
+/// Runs one pass (or the rest of one) over `scope`.
+pub async fn run_scope(
+    r: &Replicator,
+    scope: &Scope,
+    opts: Options<'_>,
+    context: &Context,
+) -> Result<ScopeReport, Error> {
+    let started = Instant::now();
+    let rule = &r.config.rules[scope.rule];
+    let mut report = ScopeReport {
+        rule: rule.id.clone(),
+        scope: scope.label.clone(),
+        mode: opts.mode,
+        dry_run: opts.dry_run,
+        done: false,
+        resumed_after: None,
+        restart_reason: None,
+        skipped: None,
+        waited_for_lease_ms: 0,
+        counters: Counters::default(),
+        elapsed_ms: 0,
+        rate: 0.0,
+        remaining_estimate: None,
+        failures: Vec::new(),
+    };
+    let since = if rule.historical {
+        None
+    } else {
+        match r.config.backfill.since {
+            Some(t) => Some(t),
+            None => {
+                report.skipped = Some(
+                    "historical replication is off for this rule and CRR_REPLICATE_SINCE is not set: nothing before the rule is copied".into(),
+                );
+                report.done = true;
+                return Ok(report);
+            }
+        }
+    };
+    let engine = r.engine(scope.rule, context).await?;
+    let store = StateStore::new(r.targets[scope.rule].client.clone(), &rule.destination.name, &rule.id, &scope.id());
+    let run_id = format!("{}-{}", context.request_id, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let ttl = r.config.backfill.lease;
+
+    // The lease: wait while another runner holds it (not for dry runs, which write nothing).
+    let lease = if opts.dry_run {
+        None
+    } else {
+        let waited = Instant::now();
+        loop {
+            match store.acquire(&run_id, ttl).await? {
+                Acquire::Taken { etag } => break Some(Arc::new(Mutex::new(etag))),
+                Acquire::Held { owner, expires } => {
+                    let wait = Duration::from_secs(expires.saturating_sub(now_secs()).clamp(1, 2));
+                    if opts.deadline.is_some_and(|d| Instant::now() + wait > d) {
+                        report.waited_for_lease_ms = waited.elapsed().as_millis() as u64;
+                        report.skipped = Some(format!(
+                            "another run ({owner}) holds this scope's lease until {expires}; it was still held when this run's time ran out"
+                        ));
+                        report.elapsed_ms = started.elapsed().as_millis() as u64;
+                        return Ok(report);
+                    }
+                    tracing::info!(rule = %rule.id, scope = %scope.label, owner, "another run holds the lease; waiting");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    };
+    report.waited_for_lease_ms = if lease.is_some() { started.elapsed().as_millis() as u64 } else { 0 };
+
+    // Keep the lease alive while the pass runs; a lost lease stops it.
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renewer = lease.as_ref().map(|etag| {
+        let (etag, lost, run_id) = (etag.clone(), lost.clone(), run_id.clone());
+        let store =
+            StateStore::new(r.targets[scope.rule].client.clone(), &rule.destination.name, &rule.id, &scope.id());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let current = etag.lock().map(|e| e.clone()).unwrap_or_default();
+                match store.renew(&run_id, &current, ttl).await {
+                    Ok(Some(new)) => {
+                        if let Ok(mut e) = etag.lock() {
+                            *e = new;
+                        }
+                    }
+                    Ok(None) => {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "renewing the backfill lease failed; retrying"),
+                }
+            }
+        })
+    });
+
+    let result = pass(r, &engine, &store, scope, opts, since, &run_id, &lost, &mut report).await;
+
+    if let Some(task) = renewer {
+        task.abort();
+    }
+    if let Some(etag) = &lease {
+        let current = etag.lock().map(|e| e.clone()).unwrap_or_default();
+        if let Err(e) = store.release(&run_id, &current).await {
+            tracing::warn!(error = %e, "releasing the backfill lease failed; it expires by itself");
+        }
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report.rate = rate(report.counters.scanned, started.elapsed());
+    result.map(|_| report)
+}
+
+fn rate(n: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        (n as f64 / secs * 10.0).round() / 10.0
+    } else {
+        0.0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    r: &Replicator,
+    engine: &Engine<'_>,
+    store: &StateStore,
+    scope: &Scope,
+    opts: Options<'_>,
+    since: Option<i64>,
+    run_id: &str,
+    lost: &std::sync::atomic::AtomicBool,
+    report: &mut ScopeReport,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let rule = engine.rule;
+    let fingerprint = short_hash(&[
+        &r.config.source.name,
+        &rule.destination.name,
+        &scope.prefix,
+        scope.lower.as_deref().unwrap_or(""),
+        scope.upper.as_deref().unwrap_or(""),
+        &opts.mode.to_string(),
+        if opts.mirror { "mirror" } else { "" },
+        &since.map(|s| s.to_string()).unwrap_or_default(),
+    ]);
+
+    // Resume, restart, or begin a new pass.
+    let previous = if opts.restart { None } else { store.load_checkpoint().await? };
+    let fresh = |last_pass_total| Checkpoint {
+        version: 1,
+        rule: rule.id.clone(),
+        scope: scope.label.clone(),
+        fingerprint: fingerprint.clone(),
+        mode: opts.mode.to_string(),
+        run_id: run_id.to_owned(),
+        started_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+        last_key: None,
+        counters: Counters::default(),
+        done: false,
+        last_pass_total,
+    };
+    let mut checkpoint = match previous {
+        Some(c) if c.fingerprint != fingerprint => {
+            report.restart_reason = Some(format!(
+                "the checkpoint was made for another configuration (mode {}, or the buckets, prefixes, shard or mirror setting changed); starting over",
+                c.mode
+            ));
+            fresh(None)
+        }
+        Some(c) if c.done => fresh(Some(c.counters.scanned)),
+        Some(mut c) => {
+            report.resumed_after = c.last_key.clone();
+            c.run_id = run_id.to_owned();
+            c
+        }
+        None => fresh(None),
+    };
+    let after = match (&checkpoint.last_key, &scope.lower) {
+        (Some(k), _) => Some(k.clone()),
+        (None, lower) => lower.clone(),
+    };
+    let range = Range { prefix: scope.prefix.clone(), after, until: scope.upper.clone() };
+    let page_size = r.config.backfill.page_size;
+    let mut sources = Lister::start(r.source.clone(), r.config.source.name.clone(), range.clone(), page_size);
+    let mut replicas = Lister::start(engine.dest.clone(), rule.destination.name.clone(), range, page_size);
+    let mut replica_buffer: Vec<Listed> = Vec::new();
+    let mut replicas_done = false;
+    let mut slowest_page = Duration::ZERO;
+
+    loop {
+        if lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Storage {
+                op: "holding the lease of",
+                bucket: rule.destination.name.clone(),
+                key: store.checkpoint_key(),
+                fault: crate::error::Fault::Transient,
+                code: Some("LeaseLost".into()),
+                detail: "another run took this scope's lease; this run stopped after its last checkpoint".into(),
+            });
+        }
+        if opts.deadline.is_some_and(|d| Instant::now() + slowest_page + Duration::from_secs(2) > d) {
+            tracing::info!(rule = %rule.id, scope = %scope.label, "stopping before the deadline; the next run continues from the checkpoint");
+            return Ok(());
+        }
+        let page_started = Instant::now();
+        let Some(page) = sources.next().await? else { break };
+        let last = page.last().map(|l| l.key.clone());
+        // Destination entries up to this page's last key.
+        while !replicas_done && replica_buffer.last().map(|l| Some(&l.key) <= last.as_ref()).unwrap_or(true) {
+            match replicas.next().await? {
+                Some(more) => replica_buffer.extend(more),
+                None => replicas_done = true,
+            }
+        }
+        let diffs = march(&page, &mut replica_buffer, false);
+        let counted = act(r, engine, diffs, opts, since, report).await;
+        report.counters += counted;
+        checkpoint.counters += counted;
+        checkpoint.last_key = last;
+        checkpoint.updated_at = now_rfc3339();
+        if !opts.dry_run {
+            store.save_checkpoint(&checkpoint).await?;
+        }
+        slowest_page = slowest_page.max(page_started.elapsed());
+        progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+    }
+
+    // The source is exhausted: what is left in the destination is extra.
+    loop {
+        let diffs = march(&[], &mut replica_buffer, true);
+        if !diffs.is_empty() {
+            let counted = act(r, engine, diffs, opts, since, report).await;
+            report.counters += counted;
+            checkpoint.counters += counted;
+        }
+        if replicas_done {
+            break;
+        }
+        match replicas.next().await? {
+            Some(more) => replica_buffer.extend(more),
+            None => replicas_done = true,
+        }
+    }
+    checkpoint.done = true;
+    checkpoint.updated_at = now_rfc3339();
+    if !opts.dry_run {
+        store.save_checkpoint(&checkpoint).await?;
+    }
+    report.done = true;
+    progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+    report.remaining_estimate = Some(0);
+    Ok(())
+}
+
+fn progress(opts: Options<'_>, rule: &str, scope: &Scope, checkpoint: &Checkpoint, started: Instant) {
+    let Some(callback) = opts.progress else { return };
+    let c = checkpoint.counters;
+    callback(&Progress {
+        rule: rule.to_owned(),
+        scope: scope.label.clone(),
+        counters: c,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        rate: rate(c.scanned, started.elapsed()),
+        remaining_estimate: if checkpoint.done {
+            Some(0)
+        } else {
+            checkpoint.last_pass_total.map(|t| t.saturating_sub(c.scanned))
+        },
+        last_key: checkpoint.last_key.clone(),
+    });
+}
+
+/// What to do about one difference.
+enum Act {
+    Count(Counters),
+    Copy {
+        key: String,
+        hint: Hint,
+        counted: Counters,
+    },
+    /// Same size, different ETag: the replica may record the source's ETag.
+    Compare {
+        source: Listed,
+    },
+    MirrorDelete {
+        key: String,
+    },
+}
+
+/// Acts on a page's differences, at most `concurrency` at a time; returns the counts.
+async fn act(
+    r: &Replicator,
+    engine: &Engine<'_>,
+    diffs: Vec<Diff>,
+    opts: Options<'_>,
+    since: Option<i64>,
+    report: &mut ScopeReport,
+) -> Counters {
+    let writes = !opts.dry_run && opts.mode != Mode::Verify;
+    let mirror_deletes = writes && opts.mirror && engine.rule.action == RuleAction::All;
+    let one = |f: fn(&mut Counters)| {
+        let mut c = Counters::default();
+        f(&mut c);
+        c
+    };
+    let acts: Vec<Act> = diffs
+        .into_iter()
+        .map(|d| match d {
+            Diff::Same(_) => Act::Count(one(|c| {
+                c.scanned += 1;
+                c.identical += 1
+            })),
+            Diff::Missing(s) if since.is_some_and(|t| s.modified.is_some_and(|m| m < t)) => {
+                Act::Count(one(|c| c.scanned += 1))
+            }
+            Diff::Missing(s) => {
+                let counted = one(|c| {
+                    c.scanned += 1;
+                    c.missing += 1
+                });
+                if writes {
+                    Act::Copy { hint: Hint { size: Some(s.size), etag: Some(s.etag) }, key: s.key, counted }
+                } else {
+                    Act::Count(counted)
+                }
+            }
+            Diff::Different { source, replica } if source.size == replica.size => Act::Compare { source },
+            Diff::Different { source, .. } => {
+                let counted = one(|c| {
+                    c.scanned += 1;
+                    c.different += 1
+                });
+                if writes && opts.mode == Mode::Changed {
+                    Act::Copy {
+                        hint: Hint { size: Some(source.size), etag: Some(source.etag) },
+                        key: source.key,
+                        counted,
+                    }
+                } else {
+                    Act::Count(counted)
+                }
+            }
+            Diff::Extra(d) => {
+                if mirror_deletes {
+                    Act::MirrorDelete { key: d.key }
+                } else {
+                    Act::Count(one(|c| c.extra += 1))
+                }
+            }
+        })
+        .collect();
+
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let deadline = engine.deadline;
+    let counts: Vec<Counters> = stream::iter(acts)
+        .map(|a| {
+            let (failures, to_delete) = (&failures, &to_delete);
+            async move {
+                match a {
+                    Act::Count(c) => c,
+                    Act::Copy { key, hint, mut counted } => {
+                        let result =
+                            retry(&format!("backfilling {key}"), deadline, |_| engine.replicate(&key, &hint)).await;
+                        record_copy(&mut counted, &key, result, failures);
+                        counted
+                    }
+                    Act::Compare { source } => {
+                        let mut c = one(|c| c.scanned += 1);
+                        match engine.head_replica(&source.key).await {
+                            Ok(Some(replica)) if replica.source_etag.as_deref() == Some(source.etag.as_str()) => {
+                                c.identical += 1
+                            }
+                            Ok(_) => {
+                                c.different += 1;
+                                if writes && opts.mode == Mode::Changed {
+                                    let hint = Hint { size: Some(source.size), etag: Some(source.etag.clone()) };
+                                    let result = retry(&format!("backfilling {}", source.key), deadline, |_| {
+                                        engine.replicate(&source.key, &hint)
+                                    })
+                                    .await;
+                                    record_copy(&mut c, &source.key, result, failures);
+                                }
+                            }
+                            Err(e) => fail(&mut c, &source.key, &e, failures),
+                        }
+                        c
+                    }
+                    Act::MirrorDelete { key } => {
+                        let mut c = one(|c| c.extra += 1);
+                        // The same guards as object-deleted: never a key that is back in
+                        // the source, never an object crr did not write for this source.
+                        let (source, replica) = tokio::join!(r.head_source(engine, &key), engine.head_replica(&key));
+                        match (source, replica) {
+                            (Ok(None), Ok(Some(replica)))
+                                if replica.replica_of.as_deref() == Some(r.config.source.name.as_str()) =>
+                            {
+                                if let Ok(mut d) = to_delete.lock() {
+                                    d.push(key);
+                                }
+                            }
+                            (Ok(_), Ok(_)) => {}
+                            (Err(e), _) | (_, Err(e)) => fail(&mut c, &key, &e, failures),
+                        }
+                        c
+                    }
+                }
+            }
+        })
+        .buffer_unordered(r.config.backfill.concurrency)
+        .collect()
+        .await;
+    let mut total = Counters::default();
+    for c in counts {
+        total += c;
+    }
+
+    // Mirror mode: crr's replicas whose source is gone, in batch deletes.
+    let to_delete = to_delete.into_inner().unwrap_or_default();
+    if !to_delete.is_empty() {
+        let keys: Vec<&str> = to_delete.iter().map(String::as_str).collect();
+        for chunk in keys.chunks(crate::delete::MAX_BATCH_DELETE) {
+            match crate::delete::delete_objects(engine, chunk).await {
+                Ok(refused) => {
+                    total.deleted += (chunk.len() - refused.len()) as u64;
+                    for (key, e) in refused {
+                        fail(&mut total, &key, &e, &failures);
+                    }
+                }
+                Err(e) => {
+                    for key in chunk {
+                        fail(&mut total, key, &e, &failures);
+                    }
+                }
+            }
+        }
+    }
+    let mut list = failures.into_inner().unwrap_or_default();
+    let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
+    list.truncate(room);
+    report.failures.extend(list);
+    total
+}
+
+fn record_copy(
+    c: &mut Counters,
+    key: &str,
+    result: Result<crate::copy::CopyOutcome, Error>,
+    failures: &Mutex<Vec<String>>,
+) {
+    match result {
+        Ok(o) => match o.decision {
+            Decision::Copy | Decision::UpdateMetadata => {
+                c.copied += 1;
+                c.bytes += o.bytes;
+            }
+            Decision::Identical => {
+                // Written meanwhile (by the event path): nothing to do after all.
+                c.missing = c.missing.saturating_sub(1);
+                c.different = c.different.saturating_sub(1);
+                c.identical += 1;
+            }
+            Decision::SourceGone | Decision::SourceIsReplica | Decision::SkippedKms => {}
+        },
+        Err(e) => fail(c, key, &e, failures),
+    }
+}
+
+fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<String>>) {
+    c.failed += 1;
+    tracing::error!(key, error = %e, "backfill: failed");
+    if let Ok(mut f) = failures.lock() {
+        if f.len() < SHOWN_FAILURES {
+            f.push(format!("{key}: {e}"));
+        }
+    }
+}
