@@ -31,6 +31,20 @@ ensure_venv() {
   fi
 }
 
+# Installs the pinned npm tools (package.json, package-lock.json: @alicloud/fun, which
+# validates template.yaml) into node_modules/ when the lock file changed.
+ensure_node_tools() {
+  local lock="$ROOT/package-lock.json" stamp="$ROOT/node_modules/.crr-lock.sha"
+  local want; want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ -x "$ROOT/node_modules/.bin/fun" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  command -v npm >/dev/null || die "npm not found: install Node.js 18+ with npm (fun validates template.yaml)"
+  say "installing @alicloud/fun into node_modules (npm ci)"
+  (cd "$ROOT" && npm ci --loglevel=error) || die "npm ci failed"
+  echo "$want" > "$stamp"
+}
+
 # Builds the workspace binaries once, in the shared profile.
 build_bins() {
   say "building (cargo build --profile $PROFILE)"
