@@ -13,6 +13,7 @@ use futures::stream::{self, StreamExt};
 use crate::config::{Config, Rule};
 use crate::copy::{Engine, Hint, Learned};
 use crate::credentials::FunctionIdentity;
+use crate::decide::Decision;
 use crate::error::Error;
 use crate::event::{EventKind, Notification, ObjectEvent};
 use crate::object::RESERVED_PREFIX;
@@ -30,6 +31,8 @@ pub struct Replicator {
     pub(crate) source: aws_sdk_s3::Client,
     /// One per rule, in rule order.
     pub(crate) targets: Vec<Target>,
+    /// Replication lag of this instance's copies, for `crr status`.
+    lag: crate::status::LagTracker,
 }
 
 pub(crate) struct Target {
@@ -68,7 +71,8 @@ impl Replicator {
                 Target { role, client, learned: Learned::default() }
             })
             .collect();
-        Replicator { config, identity, source, targets }
+        let lag = crate::status::LagTracker::new(config.rules.len());
+        Replicator { config, identity, source, targets, lag }
     }
 
     pub fn config(&self) -> &Config {
@@ -131,7 +135,17 @@ impl Replicator {
             .flat_map(stream::iter)
             .collect()
             .await;
+        self.write_lag().await;
         Report::finish(events.len(), results)
+    }
+
+    /// Writes the lag summaries that are due (at most every 30 s per instance).
+    async fn write_lag(&self) {
+        let ids: Vec<&str> = self.config.rules.iter().map(|r| r.id.as_str()).collect();
+        for (i, summary) in self.lag.due(&ids) {
+            crate::status::write_summary(&self.targets[i].client, &self.config.rules[i].destination.name, &summary)
+                .await;
+        }
     }
 
     async fn created_one(&self, context: &Context, index: usize, ev: &ObjectEvent) -> Vec<RecordResult> {
@@ -167,6 +181,12 @@ impl Replicator {
                     result.outcome = Some(Outcome::Copy(o.decision));
                     result.method = o.method;
                     result.bytes = o.bytes;
+                    if matches!(o.decision, Decision::Copy | Decision::UpdateMetadata) {
+                        result.lag_ms = crate::status::lag_since(ev.time.as_deref());
+                        if let Some(lag) = result.lag_ms {
+                            self.lag.record(i, &ev.key, lag);
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::error!(bucket = %ev.bucket, key = %ev.key, rule = %rule.id, error = %e, "replication failed");

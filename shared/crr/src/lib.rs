@@ -11,6 +11,7 @@
 //! * [`delete`]: replicating deletes safely (object-deleted)
 //! * [`backfill`]: historical replication and repair, by merge join of listings
 //! * [`app`], [`report`]: the functions' state, handlers and their JSON reports
+//! * [`status`]: replication lag and backfill state for operators
 
 pub mod app;
 pub mod arn;
@@ -26,6 +27,7 @@ pub mod event;
 pub mod object;
 pub mod report;
 pub mod retry;
+pub mod status;
 pub mod store;
 pub mod sts;
 

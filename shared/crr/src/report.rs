@@ -57,6 +57,9 @@ pub struct RecordResult {
     pub ignored: Option<String>,
     pub bytes: u64,
     pub ms: u64,
+    /// From the event's time to the verified replica, for copies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +81,7 @@ impl RecordResult {
             ignored: None,
             bytes: 0,
             ms: 0,
+            lag_ms: None,
             error_type: None,
             error: None,
         }
