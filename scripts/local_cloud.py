@@ -4,7 +4,7 @@ local Alibaba Cloud STS endpoint in front of it.
 Usage (through scripts/local-cloud):
     up                 start moto (if not running) and bootstrap the default setup, then
                        the local Alibaba STS endpoint (if not running)
-    down               stop the moto and STS processes this script started (by pid)
+    down               stop the moto, STS and seaweedfs processes this script started (by pid)
     status             say whether they run and where
     provision NAME     create an isolated source/destination setup named NAME
                        (used by tests so they do not share queues) and print it
@@ -17,6 +17,10 @@ Usage (through scripts/local-cloud):
 Accounts: source 111111111111, destination 222222222222. Every request after the
 bootstrap is signed with real keys and checked against IAM identity policies
 (moto's INITIAL_NO_AUTH_ACTION_COUNT), so wrong credentials get AccessDenied.
+
+A seaweedfs S3 server (port CRR_LOCAL_S3_PORT, default 4592, no authentication, its
+data under .local/weed) serves the tests that need many objects fast, such as the
+backfill tests; they take credentials from moto's STS and buckets on seaweedfs.
 
 The local Alibaba STS endpoint (scripts/alibaba_sts.py, port CRR_LOCAL_STS_PORT, default
 4591) serves AssumeRole for acs:ram::<uid>:role/<name>, checks the RPC signature with the
@@ -37,6 +41,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +75,12 @@ STS_LOG_FILE = STATE / "alibaba-sts.log"
 # Access keys the local Alibaba STS accepts: {"keys": {id: {"secret", "user", "account", "setup"}}}
 STS_KEYS_FILE = STATE / "alibaba-sts-keys.json"
 STS_KEYS_LOCK = STATE / "alibaba-sts-keys.lock"
+DEFAULT_S3_PORT = 4592
+S3_PORT = int(os.environ.get("CRR_LOCAL_S3_PORT", DEFAULT_S3_PORT))
+FAST_S3_ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
+WEED_PID_FILE = STATE / "weed.pid"
+WEED_LOG_FILE = STATE / "weed.log"
+WEED_DIR = STATE / "weed"
 # scripts/alibaba_sts.py answers this path so we know the port is ours.
 STS_HEALTH = ("/-/crr-local-alibaba-sts", b"crr local Alibaba STS")
 
@@ -381,6 +392,7 @@ def provision(setup, admins):
         "LOCAL_FN_KEY_ID": fkey["AccessKeyId"],
         "LOCAL_FN_SECRET": fkey["SecretAccessKey"],
         "LOCAL_ALIBABA_STS_ENDPOINT": STS_ENDPOINT,
+        "LOCAL_FAST_S3_ENDPOINT": FAST_S3_ENDPOINT,
     }
 
 
@@ -392,6 +404,49 @@ def ensure(create, already):
     except ClientError as e:
         if e.response["Error"]["Code"] != already:
             raise
+
+
+def weed_alive():
+    try:
+        with urllib.request.urlopen(FAST_S3_ENDPOINT, timeout=2) as r:
+            return b"ListAllMyBucketsResult" in r.read()
+    except urllib.error.HTTPError as e:
+        return b"ListAllMyBucketsResult" in e.read() or e.code in (403,)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_weed():
+    """Starts seaweedfs (S3 API only on S3_PORT; its other ports follow it) unless it runs."""
+    if weed_alive():
+        return
+    if our_pid(WEED_PID_FILE) is not None:
+        stop_pid(WEED_PID_FILE)
+    weed = Path(sys.executable).parent / "weed"
+    if not weed.exists():
+        sys.exit(f"{weed} is missing: install scripts/requirements.txt into .venv (scripts/setup)")
+    WEED_DIR.mkdir(parents=True, exist_ok=True)
+    p = S3_PORT
+    with open(WEED_LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(
+            [str(weed), "mini", f"-dir={WEED_DIR}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
+             "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    WEED_PID_FILE.write_text(str(proc.pid))
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit(
+                f"seaweedfs exited at start (code {proc.returncode}); see {WEED_LOG_FILE}; "
+                f"if ports {p}-{p + 3} (or {p + 10000}-{p + 10003}) are taken, choose another base with CRR_LOCAL_S3_PORT"
+            )
+        if weed_alive():
+            return
+        time.sleep(0.05)
+    sys.exit(f"seaweedfs did not answer on {FAST_S3_ENDPOINT} within 30 s; see {WEED_LOG_FILE}")
 
 
 def write_env(facts, path):
@@ -408,6 +463,10 @@ def cmd_up():
                 adopt_env_for_sts()
                 start_sts()
                 print(f"local Alibaba STS up at {STS_ENDPOINT}")
+            if not weed_alive():
+                adopt_env_for_weed()
+                start_weed()
+                print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
             return
         if our_pid() is None:
             sys.exit(
@@ -420,8 +479,10 @@ def cmd_up():
     admins = bootstrap()
     write_env(provision("default", admins), ENV_FILE)
     start_sts()
+    start_weed()
     print(f"local cloud up at {ENDPOINT}: source {SRC_ACCOUNT}/crr-src -> destination {DST_ACCOUNT}/crr-dst")
     print(f"local Alibaba STS up at {STS_ENDPOINT}")
+    print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
     print(f"env file: {ENV_FILE}")
 
 
@@ -437,7 +498,19 @@ def adopt_env_for_sts():
             f.write(f"LOCAL_ALIBABA_STS_ENDPOINT={STS_ENDPOINT}\n")
 
 
+def adopt_env_for_weed():
+    facts = ENV_FILE.read_text()
+    if "LOCAL_FAST_S3_ENDPOINT=" not in facts:
+        with open(ENV_FILE, "a") as f:
+            f.write(f"LOCAL_FAST_S3_ENDPOINT={FAST_S3_ENDPOINT}\n")
+
+
 def cmd_down(quiet=False):
+    weed_pid = stop_pid(WEED_PID_FILE)
+    if weed_pid is not None:
+        shutil.rmtree(WEED_DIR, ignore_errors=True)
+        if not quiet:
+            print(f"seaweedfs stopped (pid {weed_pid})")
     sts_pid = stop_pid(STS_PID_FILE)
     if sts_pid is not None:
         STS_KEYS_FILE.unlink(missing_ok=True)
@@ -480,7 +553,14 @@ def cmd_status():
         print(f"local Alibaba STS running at {STS_ENDPOINT} ({owner}); keys: {STS_KEYS_FILE}")
     else:
         print(f"local Alibaba STS not running (expected at {STS_ENDPOINT})")
-    return 0 if moto_up and sts_up else 1
+    weed_pid = our_pid(WEED_PID_FILE)
+    weed_up = weed_alive()
+    if weed_up:
+        owner = f"pid {weed_pid}" if weed_pid else "not started by this script"
+        print(f"seaweedfs S3 running at {FAST_S3_ENDPOINT} ({owner})")
+    else:
+        print(f"seaweedfs S3 not running (expected at {FAST_S3_ENDPOINT})")
+    return 0 if moto_up and sts_up and weed_up else 1
 
 
 def cmd_provision(setup):

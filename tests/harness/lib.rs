@@ -71,6 +71,8 @@ pub struct Setup {
     pub function: Keys,
     /// The local Alibaba STS endpoint (`None` for a cloud started before it existed).
     pub alibaba_sts: Option<String>,
+    /// The local cloud's seaweedfs S3 endpoint (no authentication), for tests with many objects.
+    pub fast_s3: Option<String>,
 }
 
 impl Setup {
@@ -116,6 +118,7 @@ impl Setup {
             dst_admin: Keys { id: get("LOCAL_DST_ADMIN_KEY_ID"), secret: get("LOCAL_DST_ADMIN_SECRET") },
             function: Keys { id: get("LOCAL_FN_KEY_ID"), secret: get("LOCAL_FN_SECRET") },
             alibaba_sts: vars.get("LOCAL_ALIBABA_STS_ENDPOINT").map(|v| v.to_string()),
+            fast_s3: vars.get("LOCAL_FAST_S3_ENDPOINT").map(|v| v.to_string()),
         }
     }
 
@@ -125,6 +128,16 @@ impl Setup {
             panic!(
                 "LOCAL_ALIBABA_STS_ENDPOINT is missing from the cloud env: the local cloud predates \
                  the Alibaba STS endpoint; restart it (scripts/local-cloud down && scripts/local-cloud up)"
+            )
+        })
+    }
+
+    /// The local seaweedfs S3 endpoint.
+    pub fn fast_s3_endpoint(&self) -> &str {
+        self.fast_s3.as_deref().unwrap_or_else(|| {
+            panic!(
+                "LOCAL_FAST_S3_ENDPOINT is missing from the cloud env: the local cloud predates \
+                 seaweedfs; run scripts/local-cloud up again"
             )
         })
     }
