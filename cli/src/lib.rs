@@ -1,5 +1,6 @@
 //! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
 
+pub mod backfill;
 pub mod dev;
 pub mod doctor;
 pub mod policy;

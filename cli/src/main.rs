@@ -20,6 +20,10 @@ enum Command {
     Config,
     /// Check a deployment's configuration and permissions against the real services.
     Doctor(crr_cli::doctor::DoctorArgs),
+    /// Copy what the destination lacks (or differs, or only compare), resumably, with progress.
+    Backfill(crr_cli::backfill::BackfillArgs),
+    /// Each rule's backfill state and the event path's latest replication lag.
+    Status(crr_cli::backfill::StatusArgs),
     /// Local development tools.
     Dev {
         #[command(subcommand)]
@@ -79,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor(args) => std::process::exit(crr_cli::doctor::run(args).await),
+        Command::Backfill(args) => std::process::exit(crr_cli::backfill::run(args).await),
+        Command::Status(args) => std::process::exit(crr_cli::backfill::status(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }

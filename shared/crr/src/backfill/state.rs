@@ -216,6 +216,51 @@ impl StateStore {
         }
     }
 
+    /// The lease as it stands, held or expired.
+    pub async fn load_lease(&self) -> Result<Option<Lease>, Error> {
+        Ok(self.read::<Lease>(&self.lease_key()).await?.map(|(l, _)| l))
+    }
+
+    /// The scope ids with state under a rule (shard plans left out).
+    pub async fn scope_ids(client: &aws_sdk_s3::Client, bucket: &str, rule: &str) -> Result<Vec<String>, Error> {
+        let base = format!("{RESERVED_PREFIX}backfill/{}/", sanitize(rule));
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&base)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let f = Failure::from_sdk(&e);
+                    Error::Storage {
+                        op: "listing",
+                        bucket: bucket.to_owned(),
+                        key: base.clone(),
+                        fault: f.fault,
+                        code: f.code,
+                        detail: f.message,
+                    }
+                })?;
+            for p in page.common_prefixes() {
+                if let Some(id) = p.prefix().and_then(|p| p.strip_prefix(&base)).map(|p| p.trim_end_matches('/')) {
+                    if !id.starts_with("plan-") {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
+
     /// Extends a lease we hold; `None` if it was lost.
     pub async fn renew(&self, owner: &str, etag: &str, ttl: Duration) -> Result<Option<String>, Error> {
         let mine = Lease { owner: owner.to_owned(), expires: now_secs() + ttl.as_secs() };
