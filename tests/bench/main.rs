@@ -4,6 +4,7 @@
 //!
 //!     crr-bench overhead --s3 URL --objects N --size BYTES
 //!     crr-bench large --s3 URL --size BYTES [--rclone PATH]
+//!     crr-bench backfill --s3 URL --copy 5000,50000 --identical 100000 [--rclone PATH]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -319,14 +320,128 @@ async fn rclone_copy(rclone: &str, url: &str, src: &str, dst: &str, key: &str, s
     );
 }
 
+/// Puts `n` small objects (`size` bytes, spread over a few prefixes) into each bucket.
+async fn populate(s3: &aws_sdk_s3::Client, buckets: &[&str], n: usize, size: usize) {
+    use futures::stream::{self, StreamExt};
+    let t = Instant::now();
+    stream::iter(0..n)
+        .for_each_concurrent(64, |i| async move {
+            let key = format!("p{}/{:02}/obj-{i:07}", i % 7, i % 31);
+            let body = pattern(size, i as u64);
+            for b in buckets {
+                s3.put_object().bucket(*b).key(&key).body(body.clone().into()).send().await.unwrap();
+            }
+        })
+        .await;
+    eprintln!("populated {n} objects x {} buckets in {:.1} s", buckets.len(), t.elapsed().as_secs_f64());
+}
+
+/// Runs `crr backfill` as the operator would and samples its peak RSS.
+async fn run_backfill(cloud: &Setup, url: &str, src: &str, dst: &str) -> (serde_json::Value, f64, u64) {
+    let env: Vec<(String, String)> = [
+        ("CRR_SOURCE_BUCKET", src),
+        ("CRR_SOURCE_ENDPOINT", url),
+        ("CRR_DEST_BUCKET", dst),
+        ("CRR_DEST_ENDPOINT", url),
+        ("CRR_ROLE_ARN", cloud.role_arn.as_str()),
+        ("CRR_STS_ENDPOINT", cloud.endpoint.as_str()),
+        ("CRR_COPY_MODE", "stream"),
+        ("AWS_ACCESS_KEY_ID", cloud.function.id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", cloud.function.secret.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("RUST_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let t = Instant::now();
+    let mut child = crr_e2e::clean_command("crr", &env)
+        .args(["backfill", "--json", "--restart"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run crr backfill");
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        peak = peak.max(peak_rss_kib(child.id()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "crr backfill failed");
+    (serde_json::from_slice(&out.stdout).unwrap(), secs, peak)
+}
+
+async fn backfill(args: &[String]) {
+    let url = arg(args, "--s3", "http://127.0.0.1:8433");
+    let cloud = Setup::default_setup();
+    let s3 = client(&url);
+    let tag = free_port();
+    for n in arg(args, "--copy", "5000,50000").split(',').map(|n| n.parse::<usize>().unwrap()) {
+        let (src, dst) = (format!("bench-bf-src-{n}-{tag}"), format!("bench-bf-dst-{n}-{tag}"));
+        for b in [&src, &dst] {
+            ensure_bucket(&s3, b).await;
+        }
+        populate(&s3, &[&src], n, 1024).await;
+        let (report, secs, peak) = run_backfill(&cloud, &url, &src, &dst).await;
+        assert_eq!(report["totals"]["copied"].as_u64(), Some(n as u64), "{report}");
+        println!(
+            "| backfill copying {n} objects of 1 KiB (empty destination) | {secs:.1} s, {:.0} objects/s | peak RSS {:.1} MiB (sampled) |",
+            n as f64 / secs,
+            peak as f64 / 1024.0
+        );
+    }
+    let n: usize = arg(args, "--identical", "100000").parse().unwrap();
+    let (src, dst) = (format!("bench-bf-same-src-{n}-{tag}"), format!("bench-bf-same-dst-{n}-{tag}"));
+    for b in [&src, &dst] {
+        ensure_bucket(&s3, b).await;
+    }
+    populate(&s3, &[&src, &dst], n, 100).await;
+    let (report, secs, peak) = run_backfill(&cloud, &url, &src, &dst).await;
+    assert_eq!(report["totals"]["identical"].as_u64(), Some(n as u64), "{report}");
+    assert_eq!(report["totals"]["copied"].as_u64(), Some(0), "{report}");
+    println!(
+        "| backfill listing + diff of {n} keys, nothing to copy | {secs:.1} s, {:.0} objects/s | peak RSS {:.1} MiB (sampled) |",
+        n as f64 / secs,
+        peak as f64 / 1024.0
+    );
+    if let Some(rclone) = args.iter().position(|a| a == "--rclone").and_then(|i| args.get(i + 1)) {
+        let t = Instant::now();
+        let mut child = std::process::Command::new(rclone)
+            .args(["copy", "-q", "--checksum", &format!("bench:{src}"), &format!("bench:{dst}")])
+            .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
+            .env("RCLONE_CONFIG_BENCH_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_BENCH_ENDPOINT", &url)
+            .env("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", "bench")
+            .env("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", "bench")
+            .env("RCLONE_CONFIG_BENCH_REGION", "us-east-1")
+            .env("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true")
+            .spawn()
+            .expect("run rclone");
+        let mut peak = 0;
+        while child.try_wait().unwrap().is_none() {
+            peak = peak.max(peak_rss_kib(child.id()));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "| same with rclone copy --checksum (lists both, compares MD5) | {secs:.1} s, {:.0} objects/s | peak RSS {:.1} MiB (sampled) |",
+            n as f64 / secs,
+            peak as f64 / 1024.0
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("overhead") => overhead(&args).await,
         Some("large") => large(&args).await,
+        Some("backfill") => backfill(&args).await,
         _ => {
-            eprintln!("usage: crr-bench overhead|large --s3 URL [--objects N] [--size BYTES] [--rclone PATH]");
+            eprintln!(
+                "usage: crr-bench overhead|large|backfill --s3 URL [--objects N] [--size BYTES] [--copy N,N] [--identical N] [--rclone PATH]"
+            );
             std::process::exit(2);
         }
     }
