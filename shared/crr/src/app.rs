@@ -139,7 +139,7 @@ impl Replicator {
         Report::finish(events.len(), results)
     }
 
-    /// Writes the lag summaries that are due (at most every 30 s per instance).
+    /// Writes the lag summaries that are due (at most every 5 s per instance).
     async fn write_lag(&self) {
         let ids: Vec<&str> = self.config.rules.iter().map(|r| r.id.as_str()).collect();
         for (i, summary) in self.lag.due(&ids) {

@@ -462,7 +462,7 @@ async fn act(
                     Act::Copy { key, hint, mut counted } => {
                         let result =
                             retry(&format!("backfilling {key}"), deadline, |_| engine.replicate(&key, &hint)).await;
-                        record_copy(&mut counted, &key, result, failures);
+                        record_copy(&mut counted, &key, hint.size, result, failures);
                         counted
                     }
                     Act::Compare { source } => {
@@ -479,7 +479,7 @@ async fn act(
                                         engine.replicate(&source.key, &hint)
                                     })
                                     .await;
-                                    record_copy(&mut c, &source.key, result, failures);
+                                    record_copy(&mut c, &source.key, Some(source.size), result, failures);
                                 }
                             }
                             Err(e) => fail(&mut c, &source.key, &e, failures),
@@ -542,15 +542,22 @@ async fn act(
     total
 }
 
+/// Counts a copy; `bytes` counts the object's size also when it was copied inside
+/// the storage service (server-side copy moves no bytes through the function).
 fn record_copy(
     c: &mut Counters,
     key: &str,
+    size: Option<u64>,
     result: Result<crate::copy::CopyOutcome, Error>,
     failures: &Mutex<Vec<String>>,
 ) {
     match result {
         Ok(o) => match o.decision {
-            Decision::Copy | Decision::UpdateMetadata => {
+            Decision::Copy => {
+                c.copied += 1;
+                c.bytes += o.bytes.max(size.unwrap_or(0));
+            }
+            Decision::UpdateMetadata => {
                 c.copied += 1;
                 c.bytes += o.bytes;
             }
