@@ -46,9 +46,12 @@ ensure_node_tools() {
 }
 
 # Builds the workspace binaries once, in the shared profile.
+# Extra arguments go to cargo: scripts/test passes --tests so the binaries are built
+# with the same features as the test build that follows (dev-dependencies enable
+# features of shared crates), and nextest then finds everything built.
 build_bins() {
-  say "building (cargo build --profile $PROFILE)"
-  (cd "$ROOT" && cargo build --profile "$PROFILE" --workspace --bins) || die "build failed"
+  say "building (cargo build --profile $PROFILE${1:+ $*})"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" --workspace --bins "$@") || die "build failed"
 }
 
 cloud() { "$VENV/bin/python" "$ROOT/scripts/local_cloud.py" "$@"; }
