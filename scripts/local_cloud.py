@@ -126,33 +126,35 @@ def sts_alive():
         return False
 
 
+def spawn(argv, pid_file, log_file, alive, what, hint, seconds=10):
+    """Starts a server process in its own session, records its pid and waits until
+    `alive()`; exits with the log's path (and `hint`) when it dies or stays silent."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    pid_file.write_text(str(proc.pid))
+    for _ in range(int(seconds / 0.05)):
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited at start (code {proc.returncode}); see {log_file}; {hint}")
+        if alive():
+            return
+        time.sleep(0.05)
+    sys.exit(f"{what} did not answer within {seconds} s; see {log_file}")
+
+
 def start_sts():
     """Starts the local Alibaba STS endpoint unless it already runs."""
     if sts_alive():
         return
     if our_pid(STS_PID_FILE) is not None:
         stop_pid(STS_PID_FILE)
-    STATE.mkdir(parents=True, exist_ok=True)
     script = ROOT / "scripts" / "alibaba_sts.py"
-    with open(STS_LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), "--port", str(STS_PORT), "--moto", ENDPOINT,
-             "--keys", str(STS_KEYS_FILE), "--region", REGION],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    STS_PID_FILE.write_text(str(proc.pid))
-    for _ in range(200):
-        if proc.poll() is not None:
-            sys.exit(
-                f"the local Alibaba STS exited at start (code {proc.returncode}); see {STS_LOG_FILE}; "
-                f"if port {STS_PORT} is taken, choose another with CRR_LOCAL_STS_PORT"
-            )
-        if sts_alive():
-            return
-        time.sleep(0.05)
-    sys.exit(f"the local Alibaba STS did not answer on {STS_ENDPOINT} within 10 s; see {STS_LOG_FILE}")
+    spawn(
+        [sys.executable, str(script), "--port", str(STS_PORT), "--moto", ENDPOINT,
+         "--keys", str(STS_KEYS_FILE), "--region", REGION],
+        STS_PID_FILE, STS_LOG_FILE, sts_alive, f"the local Alibaba STS on {STS_ENDPOINT}",
+        f"if port {STS_PORT} is taken, choose another with CRR_LOCAL_STS_PORT",
+    )
 
 
 def stop_pid(pid_file):
@@ -427,26 +429,14 @@ def start_weed():
         sys.exit(f"{weed} is missing: install scripts/requirements.txt into .venv (scripts/setup)")
     WEED_DIR.mkdir(parents=True, exist_ok=True)
     p = S3_PORT
-    with open(WEED_LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(
-            [str(weed), "mini", f"-dir={WEED_DIR}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
-             "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    WEED_PID_FILE.write_text(str(proc.pid))
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit(
-                f"seaweedfs exited at start (code {proc.returncode}); see {WEED_LOG_FILE}; "
-                f"if ports {p}-{p + 3} (or {p + 10000}-{p + 10003}) are taken, choose another base with CRR_LOCAL_S3_PORT"
-            )
-        if weed_alive():
-            return
-        time.sleep(0.05)
-    sys.exit(f"seaweedfs did not answer on {FAST_S3_ENDPOINT} within 30 s; see {WEED_LOG_FILE}")
+    spawn(
+        [str(weed), "mini", f"-dir={WEED_DIR}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+         f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
+         "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+        WEED_PID_FILE, WEED_LOG_FILE, weed_alive, f"seaweedfs on {FAST_S3_ENDPOINT}",
+        f"if ports {p}-{p + 3} (or {p + 10000}-{p + 10003}) are taken, choose another base with CRR_LOCAL_S3_PORT",
+        seconds=30,
+    )
 
 
 def write_env(facts, path):

@@ -77,6 +77,11 @@ impl BackfillArgs {
     }
 }
 
+/// The functions' configuration from the environment, or the reason it is unusable.
+fn replicator(command: &str) -> Option<Replicator> {
+    Replicator::from_env().map_err(|e| eprintln!("{command}: {e}")).ok()
+}
+
 fn context() -> fc_runtime::Context {
     let mut c = fc_runtime::Context::new(format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
     c.function_name = Some("crr-cli".into());
@@ -139,17 +144,7 @@ impl Display {
             }
             _ => String::new(),
         };
-        format!(
-            "{bar}scanned {}  copied {} ({})  identical {}  different {}  missing {}  failed {}  {:.0} keys/s",
-            c.scanned,
-            c.copied,
-            human_bytes(c.bytes),
-            c.identical,
-            c.different,
-            c.missing,
-            c.failed,
-            rate
-        )
+        format!("{bar}{}, {rate:.0} keys/s", counts(&c))
     }
 
     fn finish(&self) {
@@ -157,6 +152,20 @@ impl Display {
             eprintln!();
         }
     }
+}
+
+/// The counters an operator reads first.
+fn counts(c: &Counters) -> String {
+    format!(
+        "scanned {}, copied {} ({}), identical {}, different {}, missing {}, failed {}",
+        c.scanned,
+        c.copied,
+        human_bytes(c.bytes),
+        c.identical,
+        c.different,
+        c.missing,
+        c.failed
+    )
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -188,13 +197,7 @@ fn human_secs(s: f64) -> String {
 /// `crr backfill`: exit 0 when every scope reached its end, 2 when the time budget
 /// ran out first (run again to continue), 1 on failures or bad configuration.
 pub async fn run(args: BackfillArgs) -> i32 {
-    let replicator = match Replicator::from_env() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("crr backfill: {e}");
-            return 1;
-        }
-    };
+    let Some(replicator) = replicator("crr backfill") else { return 1 };
     let display = Display::new();
     let show = |p: &Progress| display.update(p);
     let progress: Option<&(dyn Fn(&Progress) + Sync)> = if args.quiet || args.json { None } else { Some(&show) };
@@ -216,19 +219,13 @@ pub async fn run(args: BackfillArgs) -> i32 {
                     };
                     let dry = if s.dry_run { " (dry run: nothing written)" } else { "" };
                     println!(
-                        "{} {} [{}]{dry}: scanned {}, copied {} ({}), identical {}, different {}, missing {}, extra {}, deleted {}, failed {} in {:.1} s: {state}",
+                        "{} {} [{}]{dry}: {}, extra {}, deleted {} in {:.1} s: {state}",
                         s.rule,
                         s.scope,
                         s.mode,
-                        c.scanned,
-                        c.copied,
-                        human_bytes(c.bytes),
-                        c.identical,
-                        c.different,
-                        c.missing,
+                        counts(&c),
                         c.extra,
                         c.deleted,
-                        c.failed,
                         s.elapsed_ms as f64 / 1000.0
                     );
                     if let Some(k) = &s.resumed_after {
@@ -265,13 +262,7 @@ pub struct StatusArgs {
 /// `crr status`: each rule's backfill scopes (checkpoint, running or not) and the
 /// event path's latest lag.
 pub async fn status(args: StatusArgs) -> i32 {
-    let replicator = match Replicator::from_env() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("crr status: {e}");
-            return 1;
-        }
-    };
+    let Some(replicator) = replicator("crr status") else { return 1 };
     let rules = match backfill::status(&replicator, &context()).await {
         Ok(r) => r,
         Err(e) => {
@@ -305,16 +296,11 @@ pub async fn status(args: StatusArgs) -> i32 {
             };
             match &s.checkpoint {
                 Some(c) => println!(
-                    "  backfill {} [{}]: {state}; updated {}; scanned {}, copied {} ({}), identical {}, different {}, failed {}{}",
+                    "  backfill {} [{}]: {state}; updated {}; {}{}",
                     s.scope,
                     c.mode,
                     c.updated_at,
-                    c.counters.scanned,
-                    c.counters.copied,
-                    human_bytes(c.counters.bytes),
-                    c.counters.identical,
-                    c.counters.different,
-                    c.counters.failed,
+                    counts(&c.counters),
                     c.last_key.as_ref().filter(|_| !c.done).map(|k| format!("; after {k:?}")).unwrap_or_default()
                 ),
                 None => println!("  backfill {}: {state}", s.scope),

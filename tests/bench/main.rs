@@ -286,18 +286,11 @@ async fn large(args: &[String]) {
     }
 }
 
-/// The same copy with rclone, through rclone (server-side copy disabled), for comparison.
-async fn rclone_copy(rclone: &str, url: &str, src: &str, dst: &str, key: &str, size: u64) {
+/// Runs rclone against the bench server and samples its peak RSS: (seconds, KiB).
+async fn run_rclone(rclone: &str, url: &str, args: &[&str]) -> (f64, u64) {
     let t = Instant::now();
     let mut child = std::process::Command::new(rclone)
-        .args([
-            "copyto",
-            "-q",
-            &format!("bench:{src}/{key}"),
-            &format!("bench:{dst}/rclone-{key}"),
-            "--disable",
-            "copy",
-        ])
+        .args(args)
         .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
         .env("RCLONE_CONFIG_BENCH_PROVIDER", "Other")
         .env("RCLONE_CONFIG_BENCH_ENDPOINT", url)
@@ -310,9 +303,15 @@ async fn rclone_copy(rclone: &str, url: &str, src: &str, dst: &str, key: &str, s
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
         peak = peak.max(peak_rss_kib(child.id()));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let secs = t.elapsed().as_secs_f64();
+    (t.elapsed().as_secs_f64(), peak)
+}
+
+/// The same copy with rclone, through rclone (server-side copy disabled), for comparison.
+async fn rclone_copy(rclone: &str, url: &str, src: &str, dst: &str, key: &str, size: u64) {
+    let (from, to) = (format!("bench:{src}/{key}"), format!("bench:{dst}/rclone-{key}"));
+    let (secs, peak) = run_rclone(rclone, url, &["copyto", "-q", &from, &to, "--disable", "copy"]).await;
     println!(
         "| same copy with rclone copyto --disable copy | {secs:.1} s, {:.0} MiB/s | peak RSS {:.1} MiB (sampled) | rclone's own chunking | |",
         size as f64 / (1024.0 * 1024.0) / secs,
@@ -405,24 +404,8 @@ async fn backfill(args: &[String]) {
         peak as f64 / 1024.0
     );
     if let Some(rclone) = args.iter().position(|a| a == "--rclone").and_then(|i| args.get(i + 1)) {
-        let t = Instant::now();
-        let mut child = std::process::Command::new(rclone)
-            .args(["copy", "-q", "--checksum", &format!("bench:{src}"), &format!("bench:{dst}")])
-            .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
-            .env("RCLONE_CONFIG_BENCH_PROVIDER", "Other")
-            .env("RCLONE_CONFIG_BENCH_ENDPOINT", &url)
-            .env("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", "bench")
-            .env("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", "bench")
-            .env("RCLONE_CONFIG_BENCH_REGION", "us-east-1")
-            .env("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true")
-            .spawn()
-            .expect("run rclone");
-        let mut peak = 0;
-        while child.try_wait().unwrap().is_none() {
-            peak = peak.max(peak_rss_kib(child.id()));
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let secs = t.elapsed().as_secs_f64();
+        let (from, to) = (format!("bench:{src}"), format!("bench:{dst}"));
+        let (secs, peak) = run_rclone(rclone, &url, &["copy", "-q", "--checksum", &from, &to]).await;
         println!(
             "| same with rclone copy --checksum (lists both, compares MD5) | {secs:.1} s, {:.0} objects/s | peak RSS {:.1} MiB (sampled) |",
             n as f64 / secs,

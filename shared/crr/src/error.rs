@@ -48,6 +48,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// A storage call's failure: what was done to which object, and what the service said.
+    pub fn storage(op: &'static str, bucket: &str, key: &str, f: Failure) -> Error {
+        Error::Storage {
+            op,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            fault: f.fault,
+            code: f.code,
+            detail: f.message,
+        }
+    }
+
     pub fn fault(&self) -> Fault {
         match self {
             Error::AssumeRole { fault, .. } | Error::Storage { fault, .. } => *fault,

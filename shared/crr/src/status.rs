@@ -174,14 +174,7 @@ pub async fn read_summary(client: &aws_sdk_s3::Client, bucket: &str) -> Result<O
             if f.is_not_found() {
                 Ok(None)
             } else {
-                Err(crate::Error::Storage {
-                    op: "reading",
-                    bucket: bucket.to_owned(),
-                    key,
-                    fault: f.fault,
-                    code: f.code,
-                    detail: f.message,
-                })
+                Err(crate::Error::storage("reading", bucket, &key, f))
             }
         }
     }

@@ -42,17 +42,8 @@ impl Lister {
                 let page = match result {
                     Ok(p) => p,
                     Err(e) => {
-                        let f = Failure::from_sdk(&e);
-                        let _ = tx
-                            .send(Err(Error::Storage {
-                                op: "listing",
-                                bucket: bucket.clone(),
-                                key: range.prefix.clone(),
-                                fault: f.fault,
-                                code: f.code,
-                                detail: f.message,
-                            }))
-                            .await;
+                        let error = Error::storage("listing", &bucket, &range.prefix, Failure::from_sdk(&e));
+                        let _ = tx.send(Err(error)).await;
                         return;
                     }
                 };

@@ -77,17 +77,7 @@ async fn plan(r: &Replicator, scope: &Scope, count: u32, context: &fc_runtime::C
             .set_continuation_token(token.take())
             .send()
             .await
-            .map_err(|e| {
-                let f = Failure::from_sdk(&e);
-                Error::Storage {
-                    op: "listing",
-                    bucket: r.config.source.name.clone(),
-                    key: scope.prefix.clone(),
-                    fault: f.fault,
-                    code: f.code,
-                    detail: f.message,
-                }
-            })?;
+            .map_err(|e| Error::storage("listing", &r.config.source.name, &scope.prefix, Failure::from_sdk(&e)))?;
         entries.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
         entries.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
         match page.next_continuation_token() {

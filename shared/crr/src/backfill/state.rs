@@ -235,17 +235,7 @@ impl StateStore {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    let f = Failure::from_sdk(&e);
-                    Error::Storage {
-                        op: "listing",
-                        bucket: bucket.to_owned(),
-                        key: base.clone(),
-                        fault: f.fault,
-                        code: f.code,
-                        detail: f.message,
-                    }
-                })?;
+                .map_err(|e| Error::storage("listing", bucket, &base, Failure::from_sdk(&e)))?;
             for p in page.common_prefixes() {
                 if let Some(id) = p.prefix().and_then(|p| p.strip_prefix(&base)).map(|p| p.trim_end_matches('/')) {
                     if !id.starts_with("plan-") {
@@ -284,23 +274,14 @@ impl StateStore {
         }
     }
 
-    fn storage_error(&self, op: &'static str, key: &str, f: Failure) -> Error {
-        let hint = if f.is_access_denied() {
-            format!(
-                "; the replication role needs s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{RESERVED_PREFIX}*",
-                self.bucket
-            )
-        } else {
-            String::new()
-        };
-        Error::Storage {
-            op,
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            fault: f.fault,
-            code: f.code,
-            detail: format!("{}{hint}", f.message),
+    fn storage_error(&self, op: &'static str, key: &str, mut f: Failure) -> Error {
+        if f.is_access_denied() {
+            f.message = format!(
+                "{}; the replication role needs s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{RESERVED_PREFIX}*",
+                f.message, self.bucket
+            );
         }
+        Error::storage(op, &self.bucket, key, f)
     }
 }
 
