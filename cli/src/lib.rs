@@ -1,5 +1,8 @@
 //! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
 
+pub mod cron;
 pub mod dev;
 pub mod doctor;
 pub mod policy;
+pub mod route;
+pub mod template;
