@@ -5,4 +5,5 @@ pub mod dev;
 pub mod doctor;
 pub mod policy;
 pub mod route;
+pub mod runner;
 pub mod template;

@@ -20,6 +20,8 @@ enum Command {
     Config,
     /// Check a deployment's configuration and permissions against the real services.
     Doctor(crr_cli::doctor::DoctorArgs),
+    /// Invoke a function started by `crr dev up` as Function Compute would; prints its JSON answer.
+    Invoke(crr_cli::runner::InvokeArgs),
     /// Local development tools.
     Dev {
         #[command(subcommand)]
@@ -32,6 +34,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DevCommand {
+    /// Run template.yaml's functions locally: start them, deliver the local cloud's bucket
+    /// notifications by their OSS triggers and fire their timers.
+    #[command(alias = "run")]
+    Up(crr_cli::runner::UpArgs),
     /// Deliver bucket notifications from an SQS queue to functions running in FC mode.
     Pump(Box<PumpArgs>),
 }
@@ -80,6 +86,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Doctor(args) => std::process::exit(crr_cli::doctor::run(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
+        Command::Dev { command: DevCommand::Up(args) } => std::process::exit(crr_cli::runner::up(args).await?),
+        Command::Invoke(args) => std::process::exit(crr_cli::runner::invoke(args).await),
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }
 }

@@ -125,6 +125,16 @@ pub fn load(path: &Path, options: &ResolveOptions) -> Result<Stack> {
     parse(&text, options).map_err(|e| TemplateError(format!("{}: {}", path.display(), e.0)))
 }
 
+/// The names of the parameters a template declares.
+pub fn declared_parameters(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TemplateError(format!("{}: {e}; pass the template with --template", path.display())))?;
+    let doc: Value = serde_yaml::from_str(&text)
+        .map_err(|e| TemplateError(format!("{}: not a valid YAML template: {e}", path.display())))?;
+    let root = doc.as_mapping().ok_or_else(|| TemplateError(format!("{}: not a YAML mapping", path.display())))?;
+    Ok(read_parameters(root)?.into_iter().map(|p| p.name).collect())
+}
+
 /// Parses and resolves a template's text.
 pub fn parse(text: &str, options: &ResolveOptions) -> Result<Stack> {
     let mut doc: Value =
