@@ -108,7 +108,7 @@ fn alive(pid: u32) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_template_s_triggers_route_events_and_crr_invoke_reaches_the_functions() {
+async fn runner_routes_events_by_the_template_s_triggers_and_crr_invoke_reaches_the_functions() {
     let setup = Setup::provision("runner");
     let dir = temp_dir("runner");
     std::fs::write(dir.join("cloud.env"), setup.cloud_env_text()).unwrap();
@@ -219,7 +219,7 @@ async fn the_template_s_triggers_route_events_and_crr_invoke_reaches_the_functio
 }
 
 #[test]
-fn bad_input_is_refused_with_what_to_do() {
+fn runner_refuses_bad_input_with_what_to_do() {
     let dir = temp_dir("runner-bad");
     let run = |args: &[&str]| {
         let out = clean_command("crr", &[]).args(args).output().unwrap();
