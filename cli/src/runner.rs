@@ -280,6 +280,12 @@ fn now_millis() -> u64 {
 
 /// `crr dev up`: runs until Ctrl-C, SIGTERM or `--until-idle`; returns the exit code.
 pub async fn up(args: UpArgs) -> anyhow::Result<i32> {
+    if let Some(pid) = live_runner(&args.state_file) {
+        bail!(
+            "crr dev up is already running (pid {pid}, state file {}); stop it first, or pass another --state-file",
+            args.state_file.display()
+        );
+    }
     let cloud = read_env_file(&args.cloud_env)?;
     let region = cloud.get("LOCAL_REGION").cloned().unwrap_or_else(|| "us-east-1".into());
     let account_id = cloud.get("LOCAL_SRC_ACCOUNT").cloned().unwrap_or_default();
@@ -422,7 +428,15 @@ pub async fn up(args: UpArgs) -> anyhow::Result<i32> {
 
     let idle = args.until_idle.map(Duration::from_secs);
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut code = 0;
     loop {
+        if let Some((name, status)) =
+            running.iter_mut().find_map(|r| r.child.try_wait().ok().flatten().map(|s| (r.target.name.clone(), s)))
+        {
+            eprintln!("error: function {name} exited ({status}); its output above says why. Stopping.");
+            code = 1;
+            break;
+        }
         if let Some(idle) = idle {
             let quiet = engine.last_activity.lock().unwrap().elapsed();
             if quiet >= idle && engine.in_flight.load(Ordering::SeqCst) == 0 {
@@ -454,7 +468,18 @@ pub async fn up(args: UpArgs) -> anyhow::Result<i32> {
     stop_all(&mut running).await;
     let _ = std::fs::remove_file(&args.state_file);
     println!("summary {}", serde_json::to_string(&engine.stats)?);
-    Ok(0)
+    Ok(code)
+}
+
+/// The pid of the `crr dev up` that wrote `state_file`, if it is still running.
+fn live_runner(state_file: &Path) -> Option<u32> {
+    let state: State = serde_json::from_slice(&std::fs::read(state_file).ok()?).ok()?;
+    (state.pid != std::process::id() && process_alive(state.pid)).then_some(state.pid)
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
 }
 
 async fn shutdown_signal() {
@@ -768,6 +793,15 @@ async fn invoke_inner(args: InvokeArgs) -> anyhow::Result<i32> {
             args.state_file.display()
         ),
     };
+    if let (Some(s), None) = (&state, &args.url) {
+        if !process_alive(s.pid) {
+            bail!(
+                "{} was written by crr dev up (pid {}), which is no longer running; start it again",
+                args.state_file.display(),
+                s.pid
+            );
+        }
+    }
     let known = state.as_ref().and_then(|s| s.functions.iter().find(|f| f.name == args.function));
     let url = match (&args.url, known) {
         (Some(url), _) => url.trim_end_matches('/').to_owned(),

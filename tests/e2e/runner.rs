@@ -189,6 +189,18 @@ async fn runner_routes_events_by_the_template_s_triggers_and_crr_invoke_reaches_
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("object-created, object-deleted, backfill"), "{stderr}");
 
+    // A second runner on the same state file is refused while this one runs.
+    let out = clean_command("crr", &[])
+        .args(["dev", "up", "--cloud-env"])
+        .arg(dir.join("cloud.env"))
+        .arg("--state-file")
+        .arg(dir.join("dev.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("crr dev up is already running"), "{stderr}");
+
     // SIGTERM stops the runner and its functions, and removes the state file.
     Command::new("kill").args(["-TERM", &runner.child.id().to_string()]).status().unwrap();
     let status = runner.wait_exit(Duration::from_secs(30));
@@ -246,5 +258,17 @@ fn runner_refuses_bad_input_with_what_to_do() {
     let (code, err) = run(&["invoke", "backfill", "--state-file", dir.join("none.json").to_str().unwrap()]);
     assert_eq!(code, Some(2));
     assert!(err.contains("crr dev up"), "{err}");
+
+    // A state file left by a runner that is gone.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let state = serde_json::json!({"pid": pid, "template": "t", "cloudEnv": "c", "region": "r", "accountId": "a",
+        "functions": [{"name": "backfill", "service": "crr", "url": "http://127.0.0.1:9", "pid": pid,
+                       "memoryMb": 1024, "timeoutSecs": 5}]});
+    std::fs::write(dir.join("stale.json"), state.to_string()).unwrap();
+    let (code, err) = run(&["invoke", "backfill", "--state-file", dir.join("stale.json").to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no longer running; start it again"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
