@@ -680,6 +680,7 @@ impl Engine {
         });
         let ok = futures::future::join_all(calls).await.into_iter().all(|ok| ok);
         if ok {
+            self.attempts.lock().unwrap().remove(&message.body);
             if let Err(e) = pump.ack(&message).await {
                 eprintln!("warning: {e}");
             }
