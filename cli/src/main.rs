@@ -86,7 +86,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Doctor(args) => std::process::exit(crr_cli::doctor::run(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
-        Command::Dev { command: DevCommand::Up(args) } => std::process::exit(crr_cli::runner::up(args).await?),
+        Command::Dev { command: DevCommand::Up(args) } => match crr_cli::runner::up(args).await {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1)
+            }
+        },
         Command::Invoke(args) => std::process::exit(crr_cli::runner::invoke(args).await),
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }
