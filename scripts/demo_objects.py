@@ -228,7 +228,8 @@ def verify():
     print(f"  {'historical objects (backfill)':<34}{len(history_keys):>14}{len(history_keys & set(replicas)):>14}")
     if lags:
         print(f"  {'event-path lag p50 / p99 / max':<34}{'':>14}{f'{pct(0.5):.0f} / {pct(0.99):.0f} / {lags[-1]:.0f} ms':>14}")
-        print(f"  (replica's Last-Modified minus the source's, over {len(lags)} objects written through events)")
+        print(f"  (replica's Last-Modified minus the source's, whole seconds as the server keeps them,")
+        print(f"   over {len(lags)} objects written through events; crr status shows the functions' own ms)")
     print()
     ok = not bad and not extra and len(source) == len(replicas)
     print("  verified: every object equal, zero mismatches" if ok else "  NOT VERIFIED: see the lines above")

@@ -58,6 +58,13 @@ pub struct PumpStats {
     pub events: u64,
 }
 
+/// One message taken off the queue.
+#[derive(Debug, Clone)]
+pub struct QueueMessage {
+    pub body: String,
+    pub receipt_handle: Option<String>,
+}
+
 pub struct Pump {
     config: PumpConfig,
     sqs: aws_sdk_sqs::Client,
@@ -88,8 +95,8 @@ impl Pump {
         }
     }
 
-    /// Receives one batch (waiting up to `wait`) and delivers it. Returns the deliveries made.
-    pub async fn pump_once(&self, wait: Duration, stats: &mut PumpStats) -> anyhow::Result<Vec<Delivery>> {
+    /// Receives up to ten messages, waiting up to `wait` (20 s at most) for the first.
+    pub async fn receive(&self, wait: Duration) -> anyhow::Result<Vec<QueueMessage>> {
         let received = self
             .sqs
             .receive_message()
@@ -101,27 +108,52 @@ impl Pump {
             .map_err(|e| {
                 anyhow::anyhow!("receiving from {}: {}", self.config.queue_url, crr::error::source_text(&e))
             })?;
+        Ok(received
+            .messages()
+            .iter()
+            .map(|m| QueueMessage {
+                body: m.body().unwrap_or_default().to_owned(),
+                receipt_handle: m.receipt_handle().map(str::to_owned),
+            })
+            .collect())
+    }
+
+    /// Deletes a message whose events were delivered.
+    pub async fn ack(&self, message: &QueueMessage) -> anyhow::Result<()> {
+        if let Some(handle) = &message.receipt_handle {
+            self.sqs.delete_message().queue_url(&self.config.queue_url).receipt_handle(handle).send().await.map_err(
+                |e| anyhow::anyhow!("deleting from {}: {}", self.config.queue_url, crr::error::source_text(&e)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Makes a message visible again shortly, so it is delivered once more, as the
+    /// platform retries a failed asynchronous invocation.
+    pub async fn retry_soon(&self, message: &QueueMessage) {
+        if let Some(handle) = &message.receipt_handle {
+            let _ = self
+                .sqs
+                .change_message_visibility()
+                .queue_url(&self.config.queue_url)
+                .receipt_handle(handle)
+                .visibility_timeout(2)
+                .send()
+                .await;
+        }
+    }
+
+    /// Receives one batch (waiting up to `wait`) and delivers it. Returns the deliveries made.
+    pub async fn pump_once(&self, wait: Duration, stats: &mut PumpStats) -> anyhow::Result<Vec<Delivery>> {
         let mut deliveries = Vec::new();
-        for message in received.messages() {
+        for message in self.receive(wait).await? {
             stats.messages += 1;
-            let body = message.body().unwrap_or_default();
-            let (ok, mut made) = self.deliver(body, stats).await;
+            let (ok, mut made) = self.deliver(&message.body, stats).await;
             deliveries.append(&mut made);
-            let Some(handle) = message.receipt_handle() else {
-                continue;
-            };
             if ok {
-                self.sqs.delete_message().queue_url(&self.config.queue_url).receipt_handle(handle).send().await?;
+                self.ack(&message).await?;
             } else {
-                // Retry soon, as the platform retries a failed asynchronous invocation.
-                let _ = self
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(&self.config.queue_url)
-                    .receipt_handle(handle)
-                    .visibility_timeout(2)
-                    .send()
-                    .await;
+                self.retry_soon(&message).await;
             }
         }
         Ok(deliveries)

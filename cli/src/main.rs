@@ -24,6 +24,8 @@ enum Command {
     Backfill(crr_cli::backfill::BackfillArgs),
     /// Each rule's backfill state and the event path's latest replication lag.
     Status(crr_cli::backfill::StatusArgs),
+    /// Invoke a function started by `crr dev up` as Function Compute would; prints its JSON answer.
+    Invoke(crr_cli::runner::InvokeArgs),
     /// Local development tools.
     Dev {
         #[command(subcommand)]
@@ -36,6 +38,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DevCommand {
+    /// Run template.yaml's functions locally: start them, deliver the local cloud's bucket
+    /// notifications by their OSS triggers and fire their timers.
+    #[command(alias = "run")]
+    Up(crr_cli::runner::UpArgs),
     /// Deliver bucket notifications from an SQS queue to functions running in FC mode.
     Pump(Box<PumpArgs>),
 }
@@ -86,6 +92,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Backfill(args) => std::process::exit(crr_cli::backfill::run(args).await),
         Command::Status(args) => std::process::exit(crr_cli::backfill::status(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
+        Command::Dev { command: DevCommand::Up(args) } => match crr_cli::runner::up(args).await {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1)
+            }
+        },
+        Command::Invoke(args) => std::process::exit(crr_cli::runner::invoke(args).await),
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
     }
 }

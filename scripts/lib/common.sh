@@ -46,9 +46,8 @@ ensure_node_tools() {
 }
 
 # Builds the workspace binaries once, in the shared profile.
-# Extra arguments go to cargo: scripts/test passes --tests so the binaries are built
-# with the same features as the test build that follows (dev-dependencies enable
-# features of shared crates), and nextest then finds everything built.
+# Extra arguments go to cargo: scripts/test passes --tests so the test build that
+# follows finds everything built (tests/Cargo.toml keeps the features of both alike).
 build_bins() {
   say "building (cargo build --profile $PROFILE${1:+ $*})"
   (cd "$ROOT" && cargo build --profile "$PROFILE" --workspace --bins "$@") || die "build failed"

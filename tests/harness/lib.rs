@@ -122,6 +122,30 @@ impl Setup {
         }
     }
 
+    /// This setup's facts in the form of `.local/cloud.env` (`LOCAL_*=value` lines).
+    pub fn cloud_env_text(&self) -> String {
+        let mut lines = vec![
+            ("LOCAL_ENDPOINT", self.endpoint.as_str()),
+            ("LOCAL_REGION", &self.region),
+            ("LOCAL_SRC_ACCOUNT", &self.src_account),
+            ("LOCAL_DST_ACCOUNT", &self.dst_account),
+            ("LOCAL_SRC_BUCKET", &self.src_bucket),
+            ("LOCAL_DST_BUCKET", &self.dst_bucket),
+            ("LOCAL_QUEUE_URL", &self.queue_url),
+            ("LOCAL_ROLE_ARN", &self.role_arn),
+            ("LOCAL_SRC_ADMIN_KEY_ID", &self.src_admin.id),
+            ("LOCAL_SRC_ADMIN_SECRET", &self.src_admin.secret),
+            ("LOCAL_DST_ADMIN_KEY_ID", &self.dst_admin.id),
+            ("LOCAL_DST_ADMIN_SECRET", &self.dst_admin.secret),
+            ("LOCAL_FN_KEY_ID", &self.function.id),
+            ("LOCAL_FN_SECRET", &self.function.secret),
+        ];
+        if let Some(sts) = &self.alibaba_sts {
+            lines.push(("LOCAL_ALIBABA_STS_ENDPOINT", sts));
+        }
+        lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+
     /// The local Alibaba STS endpoint that knows this setup's function key.
     pub fn alibaba_sts_endpoint(&self) -> &str {
         self.alibaba_sts.as_deref().unwrap_or_else(|| {
