@@ -355,3 +355,33 @@ async fn status_shows_backfill_progress_and_the_event_paths_lag() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("backfill img/* [missing]: done") && text.contains("lag"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_time_budget_stops_cleanly_and_the_next_runs_continue_to_the_end() {
+    let f = Fast::new("budget").await;
+    let n = 600u64;
+    f.put_all(&f.src, objects(n as usize)).await;
+    let settings = [("CRR_BACKFILL_PAGE_SIZE", "50"), ("CRR_BACKFILL_CONCURRENCY", "1")];
+    let mut runs = Vec::new();
+    loop {
+        let out = f.backfill_cli(&["--json", "--time-budget", "1"], &settings).wait_with_output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let code = out.status.code();
+        runs.push(report.clone());
+        if report["done"] == true {
+            assert_eq!(code, Some(0), "a finished run exits 0");
+            break;
+        }
+        // Stopped by its budget: exit 2, a checkpoint saved after a whole page.
+        assert_eq!(code, Some(2), "{report}");
+        let checkpoint = f.checkpoint().await.expect("a stopped run leaves a checkpoint");
+        assert_eq!(checkpoint["done"], false);
+        assert_eq!(checkpoint["counters"]["scanned"].as_u64().unwrap() % 50, 0, "{checkpoint}");
+        assert!(runs.len() < 60, "no end after 60 runs");
+    }
+    assert!(runs.len() >= 2, "the budget never stopped a run: {runs:?}");
+    let scanned: u64 = runs.iter().map(|r| r["totals"]["scanned"].as_u64().unwrap()).sum();
+    let copied: u64 = runs.iter().map(|r| r["totals"]["copied"].as_u64().unwrap()).sum();
+    assert_eq!((scanned, copied), (n, n), "every key scanned and copied exactly once over {} runs", runs.len());
+    assert_eq!(f.listing(&f.src, false).await, f.listing(&f.dst, false).await);
+}

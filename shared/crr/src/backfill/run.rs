@@ -286,6 +286,7 @@ async fn pass(
     let mut replica_buffer: Vec<Listed> = Vec::new();
     let mut replicas_done = false;
     let mut slowest_page = Duration::ZERO;
+    let mut pages = 0u64;
 
     loop {
         if lost.load(std::sync::atomic::Ordering::SeqCst) {
@@ -298,7 +299,8 @@ async fn pass(
                 detail: "another run took this scope's lease; this run stopped after its last checkpoint".into(),
             });
         }
-        if opts.deadline.is_some_and(|d| Instant::now() + slowest_page + Duration::from_secs(2) > d) {
+        // Every run does at least one page, so even a tiny budget makes progress.
+        if pages > 0 && opts.deadline.is_some_and(|d| Instant::now() + slowest_page + Duration::from_secs(2) > d) {
             tracing::info!(rule = %rule.id, scope = %scope.label, "stopping before the deadline; the next run continues from the checkpoint");
             return Ok(());
         }
@@ -322,6 +324,7 @@ async fn pass(
             store.save_checkpoint(&checkpoint).await?;
         }
         slowest_page = slowest_page.max(page_started.elapsed());
+        pages += 1;
         progress(opts, rule.id.as_str(), scope, &checkpoint, started);
     }
 
