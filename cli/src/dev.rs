@@ -37,6 +37,17 @@ pub struct PlatformIdentity {
     pub account_id: String,
 }
 
+impl PlatformIdentity {
+    /// The `x-fc-*` headers with which Function Compute hands a function its identity.
+    pub fn headers(&self, req: http::request::Builder) -> http::request::Builder {
+        req.header("x-fc-access-key-id", &self.access_key_id)
+            .header("x-fc-access-key-secret", self.access_key_secret.expose())
+            .header("x-fc-security-token", "")
+            .header("x-fc-region", &self.region)
+            .header("x-fc-account-id", &self.account_id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PumpConfig {
     pub endpoint: String,
@@ -278,12 +289,7 @@ impl Pump {
             .header("x-fc-function-timeout", self.config.function_timeout.as_secs().to_string())
             .header("x-fc-control-path", "/invoke");
         if let Some(id) = &self.config.identity {
-            req = req
-                .header("x-fc-access-key-id", &id.access_key_id)
-                .header("x-fc-access-key-secret", id.access_key_secret.expose())
-                .header("x-fc-security-token", "")
-                .header("x-fc-region", &id.region)
-                .header("x-fc-account-id", &id.account_id);
+            req = id.headers(req);
         }
         let req = req.body(Full::new(Bytes::from(body.to_owned())))?;
         let resp = tokio::time::timeout(self.config.function_timeout, self.http.request(req))

@@ -229,12 +229,7 @@ impl Caller {
             .header("x-fc-function-timeout", target.timeout.as_secs().to_string())
             .header("x-fc-control-path", path);
         if let Some(id) = &self.identity {
-            req = req
-                .header("x-fc-access-key-id", &id.access_key_id)
-                .header("x-fc-access-key-secret", id.access_key_secret.expose())
-                .header("x-fc-security-token", "")
-                .header("x-fc-region", &id.region)
-                .header("x-fc-account-id", &id.account_id);
+            req = id.headers(req);
         }
         let resp = tokio::time::timeout(target.timeout, self.http.request(req.body(Full::new(body))?))
             .await
