@@ -443,15 +443,14 @@ impl Engine<'_> {
         Ok(bytes)
     }
 
-    /// Copies part by part; at most `part_concurrency` parts in flight, each streamed.
-    async fn put_multipart(
+    /// Starts a multipart upload of the replica with the source's headers and tags;
+    /// the guard aborts it unless the upload is completed.
+    async fn start_multipart(
         &self,
         key: &str,
         source: &ObjectState,
         tags: &Tags,
-        layout: &Layout,
-        reproduces: bool,
-    ) -> Result<u64, Error> {
+    ) -> Result<(String, AbortGuard), Error> {
         let create = with_object_headers!(
             self.dest.create_multipart_upload().bucket(self.dest_bucket()).key(key),
             self,
@@ -462,7 +461,49 @@ impl Engine<'_> {
         .await
         .map_err(|e| self.dest_error("starting a multipart upload of", key, Failure::from_sdk(&e)))?;
         let upload_id = create.upload_id().unwrap_or_default().to_owned();
-        let mut guard = AbortGuard::new(self.dest.clone(), self.dest_bucket(), key, &upload_id);
+        let guard = AbortGuard::new(self.dest.clone(), self.dest_bucket(), key, &upload_id);
+        Ok((upload_id, guard))
+    }
+
+    /// Completes a multipart upload from its parts in order; aborts it if that fails.
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        guard: &mut AbortGuard,
+    ) -> Result<aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput, Error> {
+        let out = self
+            .dest
+            .complete_multipart_upload()
+            .bucket(self.dest_bucket())
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                guard.disarm();
+                Ok(o)
+            }
+            Err(e) => {
+                guard.abort().await;
+                Err(self.dest_error("completing the multipart upload of", key, Failure::from_sdk(&e)))
+            }
+        }
+    }
+
+    /// Copies part by part; at most `part_concurrency` parts in flight, each streamed.
+    async fn put_multipart(
+        &self,
+        key: &str,
+        source: &ObjectState,
+        tags: &Tags,
+        layout: &Layout,
+        reproduces: bool,
+    ) -> Result<u64, Error> {
+        let (upload_id, mut guard) = self.start_multipart(key, source, tags).await?;
 
         let parts: Result<Vec<(i32, String, [u8; 16])>, Error> = stream::iter(layout.iter().copied().enumerate())
             .map(|(i, (offset, len))| {
@@ -496,28 +537,9 @@ impl Engine<'_> {
                 detail: format!("the parts read hash to {composite}, the source ETag is {}", source.etag),
             });
         }
-        let completed = CompletedMultipartUpload::builder()
-            .set_parts(Some(
-                parts.iter().map(|(n, etag, _)| CompletedPart::builder().part_number(*n).e_tag(etag).build()).collect(),
-            ))
-            .build();
-        let out = self
-            .dest
-            .complete_multipart_upload()
-            .bucket(self.dest_bucket())
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(completed)
-            .send()
-            .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
-                guard.abort().await;
-                return Err(self.dest_error("completing the multipart upload of", key, Failure::from_sdk(&e)));
-            }
-        };
-        guard.disarm();
+        let completed =
+            parts.iter().map(|(n, etag, _)| CompletedPart::builder().part_number(*n).e_tag(etag).build()).collect();
+        let out = self.complete_multipart(key, &upload_id, completed, &mut guard).await?;
         if !self.replica_is_kms(source) {
             let written = normalize_etag(out.e_tag().unwrap_or_default());
             self.verify(key, written == composite, || {
@@ -691,17 +713,7 @@ impl Engine<'_> {
         layout: &Layout,
         reproduces: bool,
     ) -> Result<(), Error> {
-        let create = with_object_headers!(
-            self.dest.create_multipart_upload().bucket(self.dest_bucket()).key(key),
-            self,
-            source,
-            tags
-        )
-        .send()
-        .await
-        .map_err(|e| self.dest_error("starting a multipart upload of", key, Failure::from_sdk(&e)))?;
-        let upload_id = create.upload_id().unwrap_or_default().to_owned();
-        let mut guard = AbortGuard::new(self.dest.clone(), self.dest_bucket(), key, &upload_id);
+        let (upload_id, mut guard) = self.start_multipart(key, source, tags).await?;
         let copy_source = self.copy_source(&self.source_bucket.name, key);
         let parts: Result<Vec<CompletedPart>, Error> = stream::iter(layout.iter().copied().enumerate())
             .map(|(i, (offset, len))| {
@@ -736,23 +748,7 @@ impl Engine<'_> {
             }
         };
         parts.sort_by_key(|p| p.part_number());
-        let out = self
-            .dest
-            .complete_multipart_upload()
-            .bucket(self.dest_bucket())
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
-                guard.abort().await;
-                return Err(self.dest_error("completing the multipart upload of", key, Failure::from_sdk(&e)));
-            }
-        };
-        guard.disarm();
+        let out = self.complete_multipart(key, &upload_id, parts, &mut guard).await?;
         if reproduces && !source.is_kms() && !self.replica_is_kms(source) {
             let written = normalize_etag(out.e_tag().unwrap_or_default());
             self.verify(key, written == source.etag, || {

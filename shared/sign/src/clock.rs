@@ -11,11 +11,12 @@ fn utc(at: SystemTime) -> OffsetDateTime {
     OffsetDateTime::from(at)
 }
 
-/// `2015-08-30T12:36:00Z`: the RPC `Timestamp` parameter.
-pub(crate) fn iso8601(at: SystemTime) -> String {
+/// `YYYY<d>MM<d>DDTHH<c>MM<c>SSZ` with the given date and time separators.
+fn iso(at: SystemTime, date_sep: &str, time_sep: &str) -> String {
     let t = utc(at);
+    let (d, c) = (date_sep, time_sep);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}{d}{:02}{d}{:02}T{:02}{c}{:02}{c}{:02}Z",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -25,18 +26,14 @@ pub(crate) fn iso8601(at: SystemTime) -> String {
     )
 }
 
+/// `2015-08-30T12:36:00Z`: the RPC `Timestamp` parameter.
+pub(crate) fn iso8601(at: SystemTime) -> String {
+    iso(at, "-", ":")
+}
+
 /// `20150830T123600Z`: the V4 request time.
 pub(crate) fn iso8601_basic(at: SystemTime) -> String {
-    let t = utc(at);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    iso(at, "", "")
 }
 
 /// `Sun, 30 Aug 2015 12:36:00 GMT`: the HTTP `Date` header (RFC 7231).
