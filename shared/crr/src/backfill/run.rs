@@ -171,8 +171,7 @@ pub async fn run_scope(
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let renewer = lease.as_ref().map(|etag| {
         let (etag, lost, run_id) = (etag.clone(), lost.clone(), run_id.clone());
-        let store =
-            StateStore::new(r.targets[scope.rule].client.clone(), &rule.destination.name, &rule.id, &scope.id());
+        let store = store.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;

@@ -86,6 +86,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// The state objects of one scope.
+#[derive(Clone)]
 pub struct StateStore {
     client: aws_sdk_s3::Client,
     bucket: String,
