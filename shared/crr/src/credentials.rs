@@ -56,7 +56,9 @@ impl FunctionIdentity {
                 let config = aws_config::provider_config::ProviderConfig::without_region()
                     .with_region(Some(aws_config::Region::new(self.region.clone())))
                     .with_http_client(self.http.clone());
+                // The region given, so building the chain never asks instance metadata.
                 let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(aws_config::Region::new(self.region.clone()))
                     .configure(config)
                     .build()
                     .await;
