@@ -1,5 +1,6 @@
 //! The `crr` operator tool as a library, so tests drive the same code the CLI runs.
 
+pub mod apply;
 pub mod backfill;
 pub mod cron;
 pub mod dev;

@@ -38,6 +38,9 @@ pub enum PolicyCommand {
     Lint(LintArgs),
     /// Decide one request against policy files: allow (exit 0), deny (1), undetermined (2).
     Check(Box<CheckArgs>),
+    /// Apply the generated policies (IAM and S3): crr's inline policy on the role, and the
+    /// role's trust policy and the destination bucket policy merged, never replaced.
+    Apply(Box<crate::apply::ApplyArgs>),
 }
 
 /// One replication rule, as flags.
@@ -158,6 +161,8 @@ pub fn run_with(command: PolicyCommand, out: &mut dyn Write, err: &mut dyn Write
         PolicyCommand::Merge(args) => run_merge(&args, out, err),
         PolicyCommand::Lint(args) => run_lint(&args, out),
         PolicyCommand::Check(args) => run_check(&args, out),
+        // It calls the services: `crate::apply::run`, from an async context.
+        PolicyCommand::Apply(_) => Err(anyhow!("crr policy apply runs through crr_cli::apply::run")),
     };
     match result {
         Ok(code) => code,
@@ -261,7 +266,7 @@ fn write_documents(dir: &Path, documents: &[Document], err: &mut dyn Write) -> a
 }
 
 /// The rule the flags describe, checked flag by flag.
-fn rule_from_args(args: &RuleArgs, command: &str) -> anyhow::Result<(ReplicationRule, RoleArn)> {
+pub(crate) fn rule_from_args(args: &RuleArgs, command: &str) -> anyhow::Result<(ReplicationRule, RoleArn)> {
     let explicit_provider = args.provider.as_deref().map(str::parse::<Provider>).transpose().context("--provider")?;
     let missing: Vec<&str> = [
         ("--source-bucket", args.source_bucket.is_none()),
@@ -371,7 +376,7 @@ fn run_merge(args: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
     Ok(if blocking.iter().any(|b| b.certain) { exit::FAILED } else { exit::OK })
 }
 
-fn report_blocking(blocking: &[BlockingDeny], err: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn report_blocking(blocking: &[BlockingDeny], err: &mut dyn Write) -> io::Result<()> {
     for deny in blocking {
         if deny.certain {
             writeln!(

@@ -24,6 +24,7 @@ pub mod decide;
 pub mod delete;
 pub mod error;
 pub mod event;
+pub mod iam;
 pub mod object;
 pub mod report;
 pub mod retry;

@@ -35,7 +35,7 @@ const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// The HTTP client for Alibaba STS: hyper over rustls with ring, the TLS stack the
 /// AWS SDK's client uses too.
-type StsHttp = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type StsHttp = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The replication role and its cached credentials.
 #[derive(Debug)]
@@ -227,9 +227,10 @@ impl AssumedRole {
     }
 }
 
-/// The Alibaba STS client: native root certificates when the system has them (an
+/// The client for the control-plane calls made without an SDK (Alibaba STS, and
+/// IAM in [`crate::iam`]): native root certificates when the system has them (an
 /// `http://` endpoint, as in local tests, works without).
-fn alibaba_http_client() -> Result<StsHttp, String> {
+pub(crate) fn alibaba_http_client() -> Result<StsHttp, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
         Ok(builder) => builder,

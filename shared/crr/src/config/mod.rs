@@ -338,7 +338,7 @@ pub fn normalize_endpoint(value: &str) -> Option<String> {
 }
 
 /// Path-style addressing is the only one that works for IP addresses and localhost.
-pub(crate) fn default_path_style(url: Option<&str>) -> bool {
+pub fn default_path_style(url: Option<&str>) -> bool {
     let Some(url) = url else { return false };
     let host = url.split("://").nth(1).unwrap_or(url);
     let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);

@@ -1,0 +1,212 @@
+//! `crr policy apply` against the local cloud's IAM and S3, run as an operator would:
+//! the built `crr` binary with an administrator's keys. A role missing a permission
+//! (doctor fails) is fixed by apply (doctor passes); the trust policy and the
+//! destination bucket policy are merged, every existing statement kept; a second run
+//! changes nothing; a Deny in the way stops it before anything is written; wrong
+//! credentials and RAM roles get errors that say what to do.
+
+use std::process::Command;
+
+use crr_e2e::*;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn crr(setup: &Setup, keys: &Keys, args: &[&str]) -> Run {
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID".to_owned(), keys.id.clone()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), keys.secret.clone()),
+    ];
+    let out = clean_command("crr", &env).args(args).output().expect("run crr");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for secret in [&setup.function.secret, &setup.src_admin.secret, &setup.dst_admin.secret] {
+        assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "a secret was printed");
+    }
+    run
+}
+
+/// `crr policy apply` for the setup's rule, with `role_arn` and extra flags.
+fn apply(setup: &Setup, keys: &Keys, role_arn: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "policy",
+        "apply",
+        "--source-bucket",
+        &setup.src_bucket,
+        "--source-account",
+        &setup.src_account,
+        "--dest-bucket",
+        &setup.dst_bucket,
+        "--dest-account",
+        &setup.dst_account,
+        "--role-arn",
+        role_arn,
+        "--action",
+        "ALL",
+        "--iam-endpoint",
+        &setup.endpoint,
+        "--dest-endpoint",
+        &setup.endpoint,
+        "--dest-region",
+        &setup.region,
+    ];
+    args.extend_from_slice(extra);
+    crr(setup, keys, &args)
+}
+
+fn doctor_code(setup: &Setup) -> (i32, String) {
+    let mut env = setup.function_env();
+    env.push(("AWS_ACCESS_KEY_ID".into(), setup.function.id.clone()));
+    env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
+    let out = clean_command("crr", &env).arg("doctor").output().expect("run crr doctor");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn setup_name(setup: &Setup) -> &str {
+    setup.role_name().strip_prefix("crr-replicator-").expect("a provisioned setup")
+}
+
+async fn bucket_policy(setup: &Setup) -> serde_json::Value {
+    let s3 = setup.s3(&setup.dst_admin);
+    let text = s3.get_bucket_policy().bucket(&setup.dst_bucket).send().await.expect("get the bucket policy");
+    serde_json::from_str(text.policy().unwrap_or_default()).expect("the bucket policy is JSON")
+}
+
+async fn put_bucket_policy(setup: &Setup, policy: serde_json::Value) {
+    setup
+        .s3(&setup.dst_admin)
+        .put_bucket_policy()
+        .bucket(&setup.dst_bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .expect("put the bucket policy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_fixes_a_role_doctor_fails_merges_its_trust_and_changes_nothing_twice() {
+    let setup = Setup::provision("apply-role");
+    put_bytes(&setup.s3(&setup.src_admin), &setup.src_bucket, "hello.txt", b"hello".to_vec()).await;
+    let out = Command::new(repo_root().join("scripts/local-cloud"))
+        .args(["set-role-policy", setup_name(&setup), "--without", "s3:PutObject"])
+        .output()
+        .expect("run scripts/local-cloud set-role-policy");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, report) = doctor_code(&setup);
+    assert_eq!(code, 1, "doctor should fail without s3:PutObject:\n{report}");
+
+    // Trusting a second principal shows the merge: the account trusted before stays.
+    let extra_trust = ["--trust-principal", "arn:aws:iam::111111111111:role/crr-functions"];
+    let dry = apply(&setup, &setup.dst_admin, &setup.role_arn, &[&extra_trust[..], &["--dry-run"]].concat());
+    assert_eq!(dry.code, 0, "{}\n{}", dry.stdout, dry.stderr);
+    assert!(dry.stdout.contains("permission policy crr-replication: would create"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("trust policy: would add 1 statement(s), kept the 1 already there"), "{}", dry.stdout);
+    assert_eq!(doctor_code(&setup).0, 1, "a dry run changed the role");
+
+    let run = apply(&setup, &setup.dst_admin, &setup.role_arn, &extra_trust);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("permission policy crr-replication: created"), "{}", run.stdout);
+    assert!(run.stdout.contains("trust policy: added 1 statement(s), kept the 1 already there"), "{}", run.stdout);
+    assert!(run.stdout.contains("arn:aws:iam::111111111111:role/crr-functions"), "the diff shows what was added");
+    assert!(run.stdout.contains(&format!("bucket policy of {}: not needed", setup.dst_bucket)), "{}", run.stdout);
+    let (code, report) = doctor_code(&setup);
+    assert_eq!(code, 0, "the applied policy should give the role what replication needs:\n{report}");
+
+    let again = apply(&setup, &setup.dst_admin, &setup.role_arn, &extra_trust);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("permission policy crr-replication: unchanged"), "{}", again.stdout);
+    assert!(again.stdout.contains("trust policy: unchanged"), "{}", again.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_merges_the_destination_bucket_policy_keeps_what_was_there_and_stops_at_a_deny() {
+    let setup = Setup::provision("apply-bucket");
+    // A role in the source account: the destination bucket must grant it.
+    let source_role = format!("arn:aws:iam::{}:role/Crr-Replicator", setup.src_account);
+    let existing = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PartnerReads",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{}/shared/*", setup.dst_bucket)
+        }]
+    });
+    put_bucket_policy(&setup, existing.clone()).await;
+
+    let run = apply(&setup, &setup.dst_admin, &source_role, &["--only", "bucket-policy"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("permission policy"), "--only bucket-policy left the role alone: {}", run.stdout);
+    let line = run.stdout.lines().find(|l| l.starts_with("bucket policy of")).expect("a bucket policy line");
+    assert!(line.contains("added") && line.contains("kept the 1 already there"), "{line}");
+    let policy = bucket_policy(&setup).await;
+    let statements = policy["Statement"].as_array().expect("statements");
+    assert_eq!(statements[0], existing["Statement"][0], "the existing statement is back exactly as it was");
+    assert!(statements.len() > 1, "{policy}");
+    let grants_source_role = statements[1..].iter().all(|s| s["Principal"].to_string().contains(&source_role));
+    assert!(grants_source_role, "every added statement grants the source account's role: {policy}");
+
+    let again = apply(&setup, &setup.dst_admin, &source_role, &["--only", "bucket-policy"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+    assert_eq!(bucket_policy(&setup).await, policy, "a second apply changes nothing");
+
+    // A Deny of writes for everyone: no Allow can override it, so nothing is put.
+    let mut denied = existing.clone();
+    denied["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Sid": "NoWrites",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:aws:s3:::{}/*", setup.dst_bucket)
+    }));
+    put_bucket_policy(&setup, denied.clone()).await;
+    let refused = apply(&setup, &setup.dst_admin, &source_role, &["--only", "bucket-policy"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("NoWrites") && refused.stderr.contains("no Allow overrides a Deny"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.contains("not changed"), "{}", refused.stdout);
+    assert_eq!(bucket_policy(&setup).await, denied, "nothing was put");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_wrong_credentials_and_ram_roles_with_what_to_do() {
+    let setup = Setup::provision("apply-bad");
+    // The source account's administrator cannot see the destination account's role.
+    let run = apply(&setup, &setup.src_admin, &setup.role_arn, &["--only", "role"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("the role {} does not exist in the account of these credentials", setup.role_name()))
+            && run.stderr.contains(&format!("credentials of account {}", setup.dst_account)),
+        "{}",
+        run.stderr
+    );
+    // The function's own identity may not touch IAM at all.
+    let run = apply(&setup, &setup.function, &setup.role_arn, &["--only", "role"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("AccessDenied") && run.stderr.contains("administrator's credentials"),
+        "{}",
+        run.stderr
+    );
+
+    let ram = format!("acs:ram::{}:role/crr-replicator", setup.dst_account);
+    let run = apply(&setup, &setup.dst_admin, &ram, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("crr policy generate --out DIR") && run.stderr.contains("crr policy merge"),
+        "{}",
+        run.stderr
+    );
+}
