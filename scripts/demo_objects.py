@@ -1,7 +1,7 @@
 """The demo's data and checks, against the local cloud (.local/cloud.env).
 
-    demo_objects.py apply-policies DIR   apply the policies `crr policy generate --out DIR` wrote:
-                                         the role's permission and trust policies (destination admin)
+    demo_objects.py only-crr-policies    leave the role with the policy crr policy apply put on it:
+                                         drop the local cloud's own, add what moto needs (batch deletes)
     demo_objects.py history N            N objects that exist before replication starts (their
                                          notifications are dropped from the queue: backfill's job)
     demo_objects.py upload               the live mix: hundreds of small files, a 100 MiB multipart
@@ -61,15 +61,17 @@ def load(name, default):
         return default
 
 
-def apply_policies(directory):
-    """The role's policies as crr policy generated them. moto checks DeleteObjects against
-    the bucket ARN (real S3 and OSS check each key's object ARN), so a local-only statement
-    grants that on moto."""
-    d = Path(directory)
+def only_crr_policies():
+    """The role keeps only what `crr policy apply` put on it, so the demo runs on the
+    generated policy alone: the local cloud's own policy goes. moto checks DeleteObjects
+    against the bucket ARN (real S3 and OSS check each key's object ARN), so a local-only
+    statement grants that on moto."""
     iam = client("iam", "DST")
     role = ENV["LOCAL_ROLE_ARN"].rsplit("/", 1)[1]
-    iam.put_role_policy(RoleName=role, PolicyName="replicate", PolicyDocument=(d / "permission-policy.json").read_text())
-    iam.update_assume_role_policy(RoleName=role, PolicyDocument=(d / "trust-policy.json").read_text())
+    try:
+        iam.delete_role_policy(RoleName=role, PolicyName="replicate")
+    except iam.exceptions.NoSuchEntityException:
+        pass
     moto_only = {
         "Version": "2012-10-17",
         "Statement": [
@@ -82,7 +84,7 @@ def apply_policies(directory):
         ],
     }
     iam.put_role_policy(RoleName=role, PolicyName="moto-batch-delete", PolicyDocument=json.dumps(moto_only))
-    print(f"applied {d / 'permission-policy.json'} and {d / 'trust-policy.json'} to role {role}")
+    print(f"  the role now has crr's policy only (plus, for moto, s3:DeleteObject on arn:aws:s3:::{ENV['LOCAL_DST_BUCKET']})")
 
 
 def put_all(items):
@@ -238,8 +240,8 @@ def verify():
 
 if __name__ == "__main__":
     cmd, args = (sys.argv[1] if len(sys.argv) > 1 else ""), sys.argv[2:]
-    if cmd == "apply-policies" and len(args) == 1:
-        apply_policies(args[0])
+    if cmd == "only-crr-policies" and not args:
+        only_crr_policies()
     elif cmd == "history" and len(args) == 1:
         history(int(args[0]))
     elif cmd == "upload":
