@@ -225,6 +225,32 @@ mod deploy {
         }
     }
 
+    /// The `CRR_*` names in the rows of the README's configuration tables.
+    fn readme_configuration_rows() -> BTreeSet<String> {
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a ## Configuration section");
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `CRR_"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(name, _)| format!("CRR_{name}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_documents_every_variable_the_configuration_reads_and_no_other() {
+        let rows = readme_configuration_rows();
+        let read: BTreeSet<String> = VARIABLES.iter().map(|v| v.name.to_owned()).collect();
+        let undocumented: Vec<&String> = read.difference(&rows).collect();
+        assert!(undocumented.is_empty(), "README.md's configuration tables lack {undocumented:?}");
+        let stale: Vec<&String> = rows.difference(&read).collect();
+        assert!(stale.is_empty(), "README.md documents {stale:?}, which the configuration never reads");
+    }
+
     #[test]
     fn function_compute_functions_are_custom_runtimes_triggered_by_the_right_events() {
         let t = load(&fc_template());
@@ -235,6 +261,11 @@ mod deploy {
             assert_eq!(p["CodeUri"], format!("./dist/{name}.zip"), "{name}");
             let onfailure = &p["AsyncConfiguration"]["Destination"]["OnFailure"];
             assert!(onfailure.to_string().contains("/queues/${FailureQueueName}/messages"), "{name}: {onfailure}");
+            // Events are retried by the platform (a failed record fails the invocation); a
+            // backfill run that failed is not: its checkpoint lets the next tick go on.
+            let retries = if name == "backfill" { 0 } else { 3 };
+            assert_eq!(p["AsyncConfiguration"]["MaxAsyncRetryAttempts"], retries, "{name}");
+            assert!(p["AsyncConfiguration"]["MaxAsyncEventAgeInSeconds"].as_u64().is_some_and(|s| s >= 3600), "{name}");
         }
         let oss_events = |name: &str| -> Vec<Value> {
             let events = fc_function(&t, name)["Events"].as_object().unwrap();
