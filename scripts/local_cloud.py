@@ -79,6 +79,8 @@ DEFAULT_S3_PORT = 4592
 S3_PORT = int(os.environ.get("CRR_LOCAL_S3_PORT", DEFAULT_S3_PORT))
 FAST_S3_ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
 WEED_PID_FILE = STATE / "weed.pid"
+# What each server's command line contains, by pid file.
+PROGRAM_MARKERS = {PID_FILE.name: b"moto", STS_PID_FILE.name: b"alibaba_sts", WEED_PID_FILE.name: b"weed"}
 WEED_LOG_FILE = STATE / "weed.log"
 WEED_DIR = STATE / "weed"
 # scripts/alibaba_sts.py answers this path so we know the port is ours.
@@ -110,12 +112,16 @@ def server_alive():
 
 
 def our_pid(pid_file=PID_FILE):
+    """The pid in `pid_file` if that process is alive and still the server this script
+    started there (a pid the system reused for another program is never ours to stop)."""
+    marker = PROGRAM_MARKERS[pid_file.name]
     try:
         pid = int(pid_file.read_text().strip())
         os.kill(pid, 0)
-        return pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
+    return pid if marker in cmdline else None
 
 
 def sts_alive():
@@ -506,22 +512,12 @@ def cmd_down(quiet=False):
         STS_KEYS_FILE.unlink(missing_ok=True)
         if not quiet:
             print(f"local Alibaba STS stopped (pid {sts_pid})")
-    pid = our_pid()
+    pid = stop_pid(PID_FILE)
     if pid is None:
         if not quiet:
             print("local cloud is not running (no process started by this script)")
-        PID_FILE.unlink(missing_ok=True)
         return
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    for f in (PID_FILE, ENV_FILE, ADMIN_FILE, STS_KEYS_FILE):
+    for f in (ENV_FILE, ADMIN_FILE, STS_KEYS_FILE):
         f.unlink(missing_ok=True)
     if not quiet:
         print(f"local cloud stopped (pid {pid})")

@@ -316,3 +316,44 @@ async fn lambda_init_errors_are_reported_to_the_runtime_api() {
     assert_eq!(posts[0].1.as_deref(), Some("InitError"));
     assert!(posts[0].2.contains("CRR_SOURCE_BUCKET is not set"), "{}", posts[0].2);
 }
+
+/// `scripts/local-cloud` with a state directory and ports of its own.
+fn local_cloud(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(repo_root().join("scripts/local-cloud"))
+        .args(args)
+        .env("CRR_LOCAL_DIR", dir)
+        .env("CRR_LOCAL_PORT", "4960")
+        .env("CRR_LOCAL_STS_PORT", "4961")
+        .env("CRR_LOCAL_S3_PORT", "4962")
+        .output()
+        .expect("run scripts/local-cloud")
+}
+
+#[test]
+fn the_local_cloud_starts_once_and_stops_only_what_it_started() {
+    let dir = std::env::temp_dir().join(format!("crr-cloud-{}", uuid::Uuid::new_v4().simple()));
+    let pid_of = |name: &str| std::fs::read_to_string(dir.join(name)).ok().map(|t| t.trim().to_owned());
+    let up = local_cloud(&dir, &["up"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let moto = pid_of("moto.pid").expect("up records the server's pid");
+    let again = local_cloud(&dir, &["up"]);
+    assert!(again.status.success(), "starting twice is harmless: {}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already running"));
+    assert_eq!(pid_of("moto.pid").as_deref(), Some(moto.as_str()), "the second up starts nothing");
+    assert!(local_cloud(&dir, &["status"]).status.success());
+
+    let down = local_cloud(&dir, &["down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(!std::path::Path::new(&format!("/proc/{moto}")).exists(), "down stopped the server");
+    assert!(!dir.join("cloud.env").exists(), "down removes the env file of a cloud that is gone");
+    assert!(!local_cloud(&dir, &["status"]).status.success(), "status fails when nothing runs");
+
+    // A pid file naming a process this script did not start (a reused pid): left alone.
+    let mut stranger = std::process::Command::new("sleep").arg("30").spawn().expect("start sleep");
+    std::fs::write(dir.join("moto.pid"), stranger.id().to_string()).unwrap();
+    let down = local_cloud(&dir, &["down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(stranger.try_wait().unwrap().is_none(), "down must not stop a process it did not start");
+    stranger.kill().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
