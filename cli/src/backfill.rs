@@ -218,8 +218,9 @@ pub async fn run(args: BackfillArgs) -> i32 {
                         (None, false) => "stopped at the time budget; run again to continue".into(),
                     };
                     let dry = if s.dry_run { " (dry run: nothing written)" } else { "" };
+                    let kept = if c.left_alone > 0 { format!(", left alone {}", c.left_alone) } else { String::new() };
                     println!(
-                        "{} {} [{}]{dry}: {}, extra {}, deleted {} in {:.1} s: {state}",
+                        "{} {} [{}]{dry}: {}, extra {}, deleted {}{kept} in {:.1} s: {state}",
                         s.rule,
                         s.scope,
                         s.mode,
@@ -228,6 +229,12 @@ pub async fn run(args: BackfillArgs) -> i32 {
                         c.deleted,
                         s.elapsed_ms as f64 / 1000.0
                     );
+                    if let Some(why) = &s.mirror_off {
+                        println!("  mirror: {why}");
+                    }
+                    for kept in &s.left_alone_keys {
+                        println!("  left alone: {kept}");
+                    }
                     if let Some(k) = &s.resumed_after {
                         println!("  resumed after {k:?}");
                     }

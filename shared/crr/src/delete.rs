@@ -495,7 +495,7 @@ async fn delete_objects_retried(engine: &Engine<'_>, keys: &[&str]) -> Vec<(Stri
 }
 
 /// One DeleteObjects request; returns the keys the destination refused, with why.
-pub(crate) async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
+async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
     let objects: Vec<ObjectIdentifier> =
         keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build()).collect::<Result<_, _>>().map_err(|e| {
             Error::Storage {

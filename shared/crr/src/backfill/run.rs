@@ -93,6 +93,13 @@ pub struct ScopeReport {
     pub remaining_estimate: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Mirror mode: destination-only objects it did not delete because crr did not
+    /// write them for this source (the first few; all are counted in `leftAlone`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_alone_keys: Vec<String>,
+    /// Why mirror mode deleted nothing in this scope, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_off: Option<String>,
 }
 
 const SHOWN_FAILURES: usize = 20;
@@ -121,6 +128,13 @@ pub async fn run_scope(
         rate: 0.0,
         remaining_estimate: None,
         failures: Vec::new(),
+        left_alone_keys: Vec::new(),
+        mirror_off: (opts.mirror && rule.action != RuleAction::All).then(|| {
+            format!(
+                "rule {} has action PUT (deletes are not replicated), so mirror deletes nothing; destination-only objects are counted under extra",
+                rule.id
+            )
+        }),
     };
     let since = if rule.historical {
         None
@@ -454,10 +468,12 @@ async fn act(
 
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let left_alone: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let deadline = engine.deadline;
+    let source_bucket = r.config.source.name.as_str();
     let counts: Vec<Counters> = stream::iter(acts)
         .map(|a| {
-            let (failures, to_delete) = (&failures, &to_delete);
+            let (failures, to_delete, left_alone) = (&failures, &to_delete, &left_alone);
             async move {
                 match a {
                     Act::Count(c) => c,
@@ -490,19 +506,29 @@ async fn act(
                     }
                     Act::MirrorDelete { key } => {
                         let mut c = one(|c| c.extra += 1);
-                        // The same guards as object-deleted: never a key that is back in
-                        // the source, never an object crr did not write for this source.
-                        let (source, replica) = tokio::join!(r.head_source(engine, &key), engine.head_replica(&key));
-                        match (source, replica) {
-                            (Ok(None), Ok(Some(replica)))
-                                if replica.replica_of.as_deref() == Some(r.config.source.name.as_str()) =>
-                            {
+                        // Only objects crr wrote for this source; the source itself is
+                        // checked just before the delete, below.
+                        match crate::delete::replica_now(engine, &key).await {
+                            Ok(Some(replica)) if replica.replica_of.as_deref() == Some(source_bucket) => {
                                 if let Ok(mut d) = to_delete.lock() {
                                     d.push(key);
                                 }
                             }
-                            (Ok(_), Ok(_)) => {}
-                            (Err(e), _) | (_, Err(e)) => fail(&mut c, &key, &e, failures),
+                            Ok(Some(other)) => {
+                                c.left_alone += 1;
+                                let why = match other.replica_of {
+                                    Some(of) => format!("a replica of {of}, not of {source_bucket}"),
+                                    None => "not written by crr".to_owned(),
+                                };
+                                tracing::warn!(key = %key, why = %why, "mirror: leaving a destination object crr did not write for this source");
+                                if let Ok(mut l) = left_alone.lock() {
+                                    if l.len() < SHOWN_FAILURES {
+                                        l.push(format!("{key}: {why}"));
+                                    }
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => fail(&mut c, &key, &e, failures),
                         }
                         c
                     }
@@ -517,26 +543,35 @@ async fn act(
         total += c;
     }
 
-    // Mirror mode: crr's replicas whose source is gone, in batch deletes.
-    let to_delete = to_delete.into_inner().unwrap_or_default();
-    if !to_delete.is_empty() {
-        let keys: Vec<&str> = to_delete.iter().map(String::as_str).collect();
-        for chunk in keys.chunks(crate::delete::MAX_BATCH_DELETE) {
-            match crate::delete::delete_objects(engine, chunk).await {
-                Ok(refused) => {
-                    total.deleted += (chunk.len() - refused.len()) as u64;
-                    for (key, e) in refused {
-                        fail(&mut total, &key, &e, &failures);
+    // Mirror mode: crr's replicas whose source is still gone now, in batch deletes.
+    let candidates = to_delete.into_inner().unwrap_or_default();
+    if !candidates.is_empty() {
+        let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let mut gone = Vec::with_capacity(candidates.len());
+        for (key, now) in r.sources_now(engine, &candidates).await {
+            match now {
+                Ok(None) => gone.push(key),
+                Ok(Some(_)) => tracing::info!(key = %key, "mirror: the key is back in the source; its replica stays"),
+                Err(e) => fail(&mut total, &key, &e, &failures),
+            }
+        }
+        let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+        for (key, outcome) in r.delete_replicas(engine, &gone).await {
+            match outcome {
+                Ok(None) => total.deleted += 1,
+                Ok(Some(copy)) => {
+                    if matches!(copy.decision, Decision::Copy | Decision::UpdateMetadata) {
+                        total.copied += 1;
+                        total.bytes += copy.bytes;
                     }
                 }
-                Err(e) => {
-                    for key in chunk {
-                        fail(&mut total, key, &e, &failures);
-                    }
-                }
+                Err(e) => fail(&mut total, &key, &e, &failures),
             }
         }
     }
+    let mut shown = left_alone.into_inner().unwrap_or_default();
+    shown.truncate(SHOWN_FAILURES.saturating_sub(report.left_alone_keys.len()));
+    report.left_alone_keys.extend(shown);
     let mut list = failures.into_inner().unwrap_or_default();
     let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
     list.truncate(room);
