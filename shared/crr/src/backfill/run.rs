@@ -59,9 +59,12 @@ pub struct Options<'a> {
 pub struct Progress {
     pub rule: String,
     pub scope: String,
+    /// The pass's running totals, including what earlier runs of a resumed pass counted.
     pub counters: Counters,
+    /// What this run has counted.
+    pub run_counters: Counters,
     pub elapsed_ms: u64,
-    /// Keys scanned per second in this run.
+    /// Keys scanned per second by this run.
     pub rate: f64,
     /// Keys left, estimated from the last complete pass, if there was one.
     pub remaining_estimate: Option<u64>,
@@ -338,7 +341,7 @@ async fn pass(
         }
         slowest_page = slowest_page.max(page_started.elapsed());
         pages += 1;
-        progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+        progress(opts, rule.id.as_str(), scope, &checkpoint, report.counters, started);
     }
 
     // The source is exhausted: what is left in the destination is extra.
@@ -363,27 +366,35 @@ async fn pass(
         store.save_checkpoint(&checkpoint).await?;
     }
     report.done = true;
-    progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+    progress(opts, rule.id.as_str(), scope, &checkpoint, report.counters, started);
     report.remaining_estimate = Some(0);
     Ok(())
 }
 
-fn progress(opts: Options<'_>, rule: &str, scope: &Scope, checkpoint: &Checkpoint, started: Instant) {
-    let Some(callback) = opts.progress else { return };
+fn progress(opts: Options<'_>, rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters, started: Instant) {
+    if let Some(callback) = opts.progress {
+        callback(&progress_of(rule, scope, checkpoint, run, started.elapsed()));
+    }
+}
+
+/// Where a pass stands after `elapsed` of this run, which counted `run`. The rate
+/// is this run's own: a resumed pass's checkpoint also counts earlier runs' keys.
+fn progress_of(rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters, elapsed: Duration) -> Progress {
     let c = checkpoint.counters;
-    callback(&Progress {
+    Progress {
         rule: rule.to_owned(),
         scope: scope.label.clone(),
         counters: c,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        rate: rate(c.scanned, started.elapsed()),
+        run_counters: run,
+        elapsed_ms: elapsed.as_millis() as u64,
+        rate: rate(run.scanned, elapsed),
         remaining_estimate: if checkpoint.done {
             Some(0)
         } else {
             checkpoint.last_pass_total.map(|t| t.saturating_sub(c.scanned))
         },
         last_key: checkpoint.last_key.clone(),
-    });
+    }
 }
 
 /// What to do about one difference.
@@ -617,5 +628,36 @@ fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<String>>) {
         if f.len() < SHOWN_FAILURES {
             f.push(format!("{key}: {e}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_pass_reports_this_runs_rate() {
+        let scope = Scope { rule: 0, prefix: String::new(), lower: None, upper: None, label: "*".into() };
+        let checkpoint = Checkpoint {
+            version: 1,
+            rule: "r".into(),
+            scope: "*".into(),
+            fingerprint: "f".into(),
+            mode: "missing".into(),
+            run_id: "run".into(),
+            started_at: String::new(),
+            updated_at: String::new(),
+            last_key: Some("k".into()),
+            // 9000 keys by earlier runs, 1000 by this one.
+            counters: Counters { scanned: 10_000, copied: 10_000, ..Default::default() },
+            done: false,
+            last_pass_total: Some(20_000),
+        };
+        let run = Counters { scanned: 1000, copied: 1000, ..Default::default() };
+        let p = progress_of("r", &scope, &checkpoint, run, Duration::from_secs(10));
+        assert_eq!(p.rate, 100.0, "1000 keys in 10 s, not the pass's 10000");
+        assert_eq!(p.counters.scanned, 10_000, "the totals still show the whole pass");
+        assert_eq!(p.run_counters.scanned, 1000);
+        assert_eq!(p.remaining_estimate, Some(10_000));
     }
 }
