@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
 use crr::config::Endpoint;
-use crr_e2e::{clean_command, pattern, Function, Invoker, Setup};
+use crr_e2e::{clean_command, get_bytes, pattern, Answer, Fault, FaultProxy, Function, Gate, Invoker, Setup};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
@@ -109,6 +109,21 @@ impl Fast {
             }
         }
         out
+    }
+
+    /// A destination object as crr's replicas carry it (marked with the source bucket
+    /// `replica_of` names), or, with `None`, one someone else wrote.
+    async fn put_dst(&self, key: &str, body: Vec<u8>, replica_of: Option<&str>) {
+        let mut put = self.s3.put_object().bucket(&self.dst).key(key).body(body.into());
+        if let Some(source) = replica_of {
+            put = put.metadata("crr-replica-of", source);
+        }
+        put.send().await.unwrap_or_else(|e| panic!("put {}/{key}: {e:?}", self.dst));
+    }
+
+    /// crr's own state in the destination: the keys under `.crr/`.
+    async fn state_keys(&self) -> Vec<String> {
+        self.listing(&self.dst, true).await.into_keys().filter(|k| k.starts_with(".crr/")).collect()
     }
 
     async fn checkpoint(&self) -> Option<Value> {
@@ -231,9 +246,19 @@ async fn five_thousand_objects_copy_exactly_what_is_missing_then_what_differs() 
     let (src, dst) = (f.listing(&f.src, false).await, f.listing(&f.dst, false).await);
     assert_eq!(src, dst);
 
-    // A third pass finds nothing to do.
+    // A third pass finds nothing to do. crr's checkpoint and lease live in the
+    // destination under .crr/, and are never counted as extra.
     let again = invoke(&function, &f, json!({"mode": "changed"})).await;
-    expect_counts(&again.json, &[("scanned", 5000), ("copied", 0), ("identical", 5000)]);
+    expect_counts(&again.json, &[("scanned", 5000), ("copied", 0), ("identical", 5000), ("extra", 0)]);
+    let state = f.state_keys().await;
+    assert!(state.iter().any(|k| k.ends_with("/checkpoint.json")), "no checkpoint in {state:?}");
+    assert!(state.iter().any(|k| k.ends_with("/lease.json")), "no lease in {state:?}");
+    let verify = invoke(&function, &f, json!({"mode": "verify"})).await;
+    assert_eq!(verify.status, 200, "{:?}", verify.json);
+    expect_counts(
+        &verify.json,
+        &[("scanned", 5000), ("identical", 5000), ("missing", 0), ("different", 0), ("extra", 0), ("copied", 0)],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -384,4 +409,134 @@ async fn a_time_budget_stops_cleanly_and_the_next_runs_continue_to_the_end() {
     let copied: u64 = runs.iter().map(|r| r["totals"]["copied"].as_u64().unwrap()).sum();
     assert_eq!((scanned, copied), (n, n), "every key scanned and copied exactly once over {} runs", runs.len());
     assert_eq!(f.listing(&f.src, false).await, f.listing(&f.dst, false).await);
+}
+
+/// Runs `crr backfill --json` with `args` to its end, off the test's runtime (which
+/// may be serving a fault proxy the run goes through); the exit code and the report.
+async fn backfill_report(f: &Fast, args: &[&str], extra: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let child = f.backfill_cli(&[&["--json"], args].concat(), extra);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_mirror_deletes_only_crrs_own_replicas_and_only_under_all_rules() {
+    let f = Fast::new("mirror").await;
+    // 40 objects on both sides, 10 only in the source; only in the destination: six
+    // replicas crr wrote for this source, one object someone else wrote, and one
+    // replica of another bucket.
+    let all = objects(50);
+    f.put_all(&f.src, all.clone()).await;
+    f.put_all(&f.dst, all[..40].to_vec()).await;
+    let ours: Vec<String> = (0..6).map(|i| format!("gone/replica {i}.bin")).collect();
+    for (i, key) in ours.iter().enumerate() {
+        f.put_dst(key, pattern(100 + i, i as u64), Some(&f.src)).await;
+    }
+    f.put_dst("gone/foreign.bin", b"not a replica".to_vec(), None).await;
+    f.put_dst("gone/other.bin", b"a replica of another bucket".to_vec(), Some("some-other-bucket")).await;
+    let survivors = ["gone/foreign.bin", "gone/other.bin"];
+
+    // A PUT rule (the default) never deletes, mirror or not, and the report says why.
+    let (code, put) = backfill_report(&f, &["--mirror"], &[]).await;
+    assert_eq!(code, Some(0), "{put}");
+    expect_counts(&put, &[("scanned", 50), ("copied", 10), ("extra", 8), ("deleted", 0), ("failed", 0)]);
+    let why = put["scopes"][0]["mirrorOff"].as_str().unwrap_or_default();
+    assert!(why.contains("action PUT") && why.contains("deletes nothing"), "{put}");
+    let dst = f.listing(&f.dst, false).await;
+    for key in ours.iter().map(String::as_str).chain(survivors) {
+        assert!(dst.contains_key(key), "{key} was deleted under a PUT rule");
+    }
+
+    // An ALL rule deletes exactly crr's replicas of this source; the other two stay
+    // and are reported. crr's own state under .crr/ is neither extra nor deleted.
+    let (code, all_rule) = backfill_report(&f, &["--mirror"], &[("CRR_ACTION", "ALL")]).await;
+    assert_eq!(code, Some(0), "{all_rule}");
+    expect_counts(
+        &all_rule,
+        &[
+            ("scanned", 50),
+            ("identical", 50),
+            ("copied", 0),
+            ("extra", 8),
+            ("deleted", 6),
+            ("leftAlone", 2),
+            ("failed", 0),
+        ],
+    );
+    assert!(all_rule["scopes"][0]["mirrorOff"].is_null(), "{all_rule}");
+    let reported = all_rule["scopes"][0]["leftAloneKeys"].to_string();
+    assert!(
+        reported.contains("gone/foreign.bin: not written by crr")
+            && reported.contains("gone/other.bin: a replica of some-other-bucket"),
+        "{reported}"
+    );
+    let dst = f.listing(&f.dst, false).await;
+    assert!(ours.iter().all(|k| !dst.contains_key(k)), "a replica survived: {dst:?}");
+    assert_eq!(get_bytes(&f.s3, &f.dst, "gone/foreign.bin").await.unwrap(), b"not a replica");
+    assert!(dst.contains_key("gone/other.bin"));
+    let mut expected = f.listing(&f.src, false).await;
+    for key in survivors {
+        expected.insert(key.to_owned(), dst[key].clone());
+    }
+    assert_eq!(dst, expected);
+    assert!(f.state_keys().await.iter().any(|k| k.ends_with("/checkpoint.json")), "the mirror deleted crr's state");
+
+    // Verify now finds nothing missing or different; the extra ones are the two kept.
+    let (code, verify) = backfill_report(&f, &["--mode", "verify"], &[("CRR_ACTION", "ALL")]).await;
+    assert_eq!(code, Some(0), "{verify}");
+    expect_counts(&verify, &[("scanned", 50), ("identical", 50), ("missing", 0), ("different", 0), ("extra", 2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_mirror_rechecks_the_source_before_deleting_and_retries_transient_faults() {
+    let f = Fast::new("recheck").await;
+    f.put_all(&f.src, vec![("keep/a.bin".into(), pattern(10, 1))]).await;
+    f.put_all(&f.dst, vec![("keep/a.bin".into(), pattern(10, 1))]).await;
+    for key in ["back/held.bin", "back/late.bin", "gone/1.bin", "gone/2.bin"] {
+        f.put_dst(key, b"old replica".to_vec(), Some(&f.src)).await;
+    }
+
+    // The destination is reached through a proxy that holds the mark check of one
+    // replica (the test re-creates its key in the source meanwhile), fails the batch
+    // delete with SlowDown as often as the SDK tries by itself, then refuses every
+    // key with InternalError, then holds it (the test re-creates another key).
+    let (marked, deleting) = (Gate::default(), Gate::default());
+    let on =
+        |method: http::Method, matches: String, times: usize, answer: Answer| Fault { method, matches, times, answer };
+    let proxy = FaultProxy::start(
+        &f.url,
+        vec![
+            on(http::Method::HEAD, format!("/{}/back/held.bin", f.dst), 1, Answer::Hold(marked.clone())),
+            on(http::Method::POST, "delete".into(), 3, Answer::Error(503, "SlowDown")),
+            on(http::Method::POST, "delete".into(), 1, Answer::RefuseEveryKey("InternalError")),
+            on(http::Method::POST, "delete".into(), 1, Answer::Hold(deleting.clone())),
+        ],
+    )
+    .await;
+    let run = {
+        let f = &f;
+        let settings = [("CRR_ACTION", "ALL"), ("CRR_DEST_ENDPOINT", proxy.base.as_str())];
+        async move { backfill_report(f, &["--mirror"], &settings).await }
+    };
+    let test = async {
+        marked.arrival(Duration::from_secs(60)).await;
+        f.put_all(&f.src, vec![("back/held.bin".into(), b"new held".to_vec())]).await;
+        marked.open();
+        deleting.arrival(Duration::from_secs(60)).await;
+        f.put_all(&f.src, vec![("back/late.bin".into(), b"new late".to_vec())]).await;
+        deleting.open();
+    };
+    let ((code, report), ()) = tokio::join!(run, test);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(proxy.injected(), 6, "both holds and every fault were met");
+    // held: back in the source before the delete, so its replica was not deleted.
+    // late: re-created while the delete ran, so its replica was restored at once.
+    expect_counts(&report, &[("extra", 4), ("deleted", 2), ("copied", 1), ("failed", 0)]);
+    assert_eq!(get_bytes(&f.s3, &f.dst, "back/held.bin").await.unwrap(), b"old replica");
+    assert_eq!(get_bytes(&f.s3, &f.dst, "back/late.bin").await.unwrap(), b"new late");
+    for key in ["gone/1.bin", "gone/2.bin"] {
+        assert!(get_bytes(&f.s3, &f.dst, key).await.is_none(), "{key} survived");
+    }
 }

@@ -357,7 +357,12 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
 }
 
 fn part_fault(part: u32, times: usize, answer: Option<(u16, &'static str)>) -> Fault {
-    Fault { method: http::Method::PUT, matches: format!("partNumber={part}&"), times, answer }
+    Fault {
+        method: http::Method::PUT,
+        matches: format!("partNumber={part}&"),
+        times,
+        answer: Answer::from_error(answer),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

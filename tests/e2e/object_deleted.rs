@@ -274,3 +274,68 @@ async fn lifecycle_and_other_events_cause_no_copy_and_no_delete() {
     assert_eq!(before.last_modified(), after.last_modified(), "the replica was not rewritten");
     assert_eq!(before.e_tag(), after.e_tag());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_deleted_retries_transient_faults_and_fails_fast_on_permanent_ones() {
+    let setup = Setup::provision("delfaults");
+    let src = setup.s3(&setup.src_admin);
+    let dst = setup.s3(&setup.dst_admin);
+    let created = Function::start("object-created", &setup.function_env());
+    let keys = ["f/one.txt", "f/two.txt", "f/three.txt", "f/four.txt"];
+    seed(&setup, &created, &keys).await;
+    for key in keys {
+        src.delete_object().bucket(&setup.src_bucket).key(key).send().await.unwrap();
+    }
+
+    // Source and destination are reached through a proxy. Each request the delete
+    // makes fails transiently as often as the SDK tries by itself (three times), so
+    // only crr's own retries get it through: the source check, the replica check,
+    // the batch delete, and a batch answer that refuses every key with SlowDown.
+    let on =
+        |method: http::Method, matches: String, times: usize, answer: Answer| Fault { method, matches, times, answer };
+    let proxy = FaultProxy::start(
+        &setup.endpoint,
+        vec![
+            on(
+                http::Method::HEAD,
+                format!("/{}/f/one.txt", setup.src_bucket),
+                3,
+                Answer::Error(503, "ServiceUnavailable"),
+            ),
+            on(http::Method::HEAD, format!("/{}/f/two.txt", setup.dst_bucket), 3, Answer::Error(500, "InternalError")),
+            on(http::Method::POST, "delete".into(), 3, Answer::Error(503, "SlowDown")),
+            on(http::Method::POST, "delete".into(), 1, Answer::RefuseEveryKey("SlowDown")),
+        ],
+    )
+    .await;
+    let deleted = Function::start(
+        "object-deleted",
+        &env_with(
+            &setup,
+            &[("CRR_ACTION", "ALL"), ("CRR_SOURCE_ENDPOINT", &proxy.base), ("CRR_DEST_ENDPOINT", &proxy.base)],
+        ),
+    );
+    let three = keys[..3].iter().map(|k| record("ObjectRemoved:Delete", &setup, k)).collect();
+    let reply = invoke(&deleted, &setup, three).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.json["deleted"], 3, "{}", reply.json);
+    assert_eq!(proxy.injected(), 10, "every injected fault was met and survived");
+    assert_eq!(proxy.count("POST /"), 5, "three failed batch requests, one refused, one that deleted");
+    for key in &keys[..3] {
+        assert!(head(&dst, &setup.dst_bucket, key).await.is_none(), "{key} survived");
+    }
+
+    // A permanent fault is not retried: the invocation fails at once and says what
+    // was refused, and the replica stays.
+    proxy.set_faults(vec![on(http::Method::POST, "delete".into(), usize::MAX, Answer::Error(403, "AccessDenied"))]);
+    let posts = proxy.count("POST /");
+    let started = std::time::Instant::now();
+    let reply = invoke(&deleted, &setup, vec![record("ObjectRemoved:Delete", &setup, keys[3])]).await;
+    assert_ne!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.json["errorType"], "AccessDenied", "{}", reply.json);
+    let message = reply.json["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("deleting replicas in") && message.contains(keys[3]), "{message}");
+    assert_eq!(proxy.count("POST /") - posts, 1, "a permanent fault is asked once");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(head(&dst, &setup.dst_bucket, keys[3]).await.is_some());
+}

@@ -547,8 +547,58 @@ pub struct Fault {
     pub matches: String,
     /// How many matching requests fail; `usize::MAX` for all.
     pub times: usize,
+    pub answer: Answer,
+}
+
+/// What a request hit by a [`Fault`] gets.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// This status with an S3 error of this code.
+    Error(u16, &'static str),
+    /// The connection is reset.
+    Reset,
+    /// For a batch delete (`POST ?delete`): a 200 whose result refuses every key
+    /// with this code, deleting nothing, as a busy server may answer.
+    RefuseEveryKey(&'static str),
+    /// Nothing fails: the request waits at the gate until the test opens it, then
+    /// goes through. The test acts at a chosen moment of the function's work.
+    Hold(Gate),
+}
+
+impl Answer {
     /// `Some((status, code))` answers with that S3 error; `None` resets the connection.
-    pub answer: Option<(u16, &'static str)>,
+    pub fn from_error(error: Option<(u16, &'static str)>) -> Answer {
+        error.map_or(Answer::Reset, |(status, code)| Answer::Error(status, code))
+    }
+}
+
+/// Where a held request waits: the test learns when one arrives and lets it go.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    arrived: Arc<tokio::sync::Notify>,
+    opened: Arc<tokio::sync::Notify>,
+}
+
+impl Gate {
+    /// Waits until a request is held at this gate (at most `limit`).
+    pub async fn arrival(&self, limit: Duration) {
+        tokio::time::timeout(limit, self.arrived.notified()).await.expect("no request reached the gate in time");
+    }
+
+    /// Lets the held request go on.
+    pub fn open(&self) {
+        self.opened.notify_one();
+    }
+
+    async fn hold(&self) {
+        self.arrived.notify_one();
+        self.opened.notified().await;
+    }
+}
+
+/// The keys of a DeleteObjects request body.
+fn keys_of_batch_delete(body: &str) -> Vec<&str> {
+    body.split("<Key>").skip(1).filter_map(|rest| rest.split("</Key>").next()).collect()
 }
 
 /// A pass-through HTTP proxy in front of the local cloud that fails chosen
@@ -571,8 +621,10 @@ impl FaultProxy {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let upstream: http::uri::Authority = upstream.trim_start_matches("http://").parse().unwrap();
-        let client: Client<hyper_util::client::legacy::connect::HttpConnector, hyper::body::Incoming> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client: Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::combinators::BoxBody<Bytes, hyper::Error>,
+        > = Client::builder(TokioExecutor::new()).build_http();
         let (f, inj) = (faults.clone(), injected.clone());
         tokio::spawn(async move {
             loop {
@@ -593,22 +645,39 @@ impl FaultProxy {
                                     .find(|f| f.times > 0 && f.method == req.method() && target.contains(&f.matches))
                                     .map(|f| {
                                         f.times = f.times.saturating_sub(1);
-                                        f.answer
+                                        f.answer.clone()
                                     })
                             };
                             type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
-                            if let Some(answer) = hit {
-                                injected.fetch_add(1, Ordering::SeqCst);
-                                return match answer {
-                                    Some((status, code)) => {
-                                        let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected fault</Message></Error>");
-                                        let body: Body =
-                                            Full::new(Bytes::from(xml)).map_err(|never| match never {}).boxed();
-                                        Ok(http::Response::builder().status(status).body(body).unwrap())
+                            let xml = |status: u16, xml: String| {
+                                let body: Body = Full::new(Bytes::from(xml)).map_err(|never| match never {}).boxed();
+                                Ok(http::Response::builder().status(status).body(body).unwrap())
+                            };
+                            let req = match hit {
+                                None => req.map(|b| b.boxed()),
+                                Some(answer) => {
+                                    injected.fetch_add(1, Ordering::SeqCst);
+                                    match answer {
+                                        Answer::Error(status, code) => {
+                                            return xml(status, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected fault</Message></Error>"));
+                                        }
+                                        Answer::Reset => return Err("connection reset by the fault proxy".to_string()),
+                                        Answer::RefuseEveryKey(code) => {
+                                            let body = req.into_body().collect().await.map_err(|e| e.to_string())?;
+                                            let body = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+                                            let errors: String = keys_of_batch_delete(&body)
+                                                .iter()
+                                                .map(|k| format!("<Error><Key>{k}</Key><Code>{code}</Code><Message>injected fault</Message></Error>"))
+                                                .collect();
+                                            return xml(200, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{errors}</DeleteResult>"));
+                                        }
+                                        Answer::Hold(gate) => {
+                                            gate.hold().await;
+                                            req.map(|b| b.boxed())
+                                        }
                                     }
-                                    None => Err("connection reset by the fault proxy".to_string()),
-                                };
-                            }
+                                }
+                            };
                             let (mut parts, body) = req.into_parts();
                             let mut uri = parts.uri.clone().into_parts();
                             uri.scheme = Some(http::uri::Scheme::HTTP);

@@ -11,8 +11,11 @@
 //! * Only crr's own replicas (marked with the source bucket) are deleted, unless the
 //!   rule explicitly allows otherwise; anything else is left alone and reported.
 //! * Up to 1000 keys go in one batch delete; outcomes are reported per key.
+//! * Every check and delete retries transient faults as object-created does, within
+//!   the invocation's deadline, also for the keys a batch delete refused with one.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -22,8 +25,8 @@ use serde::Serialize;
 
 use crate::app::Replicator;
 use crate::config::{Rule, RuleAction};
-use crate::copy::{Engine, Hint};
-use crate::error::{Error, Failure};
+use crate::copy::{CopyOutcome, Engine, Hint};
+use crate::error::{Error, Failure, Fault};
 use crate::event::{EventKind, Notification, ObjectEvent};
 use crate::object::{ObjectState, RESERVED_PREFIX};
 use crate::report::{Outcome, RecordResult, Report};
@@ -133,7 +136,7 @@ impl Replicator {
         // at once (a batch delete) are looked up in one listing of the source.
         let events = &payload.events;
         let candidates: Vec<&str> = checks.iter().map(|&(_, _, e)| events[e].key.as_str()).collect();
-        let presence = match self.listed_presence(&candidates).await {
+        let presence = match self.listed_presence(&candidates, context.deadline).await {
             Ok(p) => p,
             Err(e) => {
                 for (slot, _, _) in &checks {
@@ -189,18 +192,10 @@ impl Replicator {
         let engine = self.engine(i, context).await?;
         let key = ev.key.as_str();
         if let (EventKind::Removed, Some(version)) = (ev.kind, ev.version_id.as_deref()) {
-            let head =
-                self.source.head_object().bucket(&self.config.source.name).key(key).version_id(version).send().await;
-            let status = match head {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let f = Failure::from_sdk(&e);
-                    match f.status {
-                        Some(status @ (404 | 405)) => Err(status),
-                        _ => return Err(engine.source_error("checking the deleted version of", key, f)),
-                    }
-                }
-            };
+            let status = retry(&format!("checking the deleted version of {key}"), engine.deadline, |_| {
+                self.head_source_version(&engine, key, version)
+            })
+            .await?;
             if let Some(outcome) = version_decision(status) {
                 return Ok(Checked::Done(outcome, None));
             }
@@ -208,16 +203,16 @@ impl Replicator {
         let source_now = async {
             match presence {
                 Some(listed) if !listed.contains(key) => Ok(None),
-                _ => self.head_source(&engine, key).await,
+                _ => self.source_now(&engine, key).await,
             }
         };
-        let (source, replica) = tokio::join!(source_now, engine.head_replica(key));
+        let (source, replica) = tokio::join!(source_now, replica_now(&engine, key));
         let (source, replica) = (source?, replica?);
         match state_decision(source.as_ref(), replica.as_ref(), &self.config.source.name, engine.rule.delete_unmarked) {
             DeleteOutcome::SourceExists => {
                 let hint =
                     Hint { size: source.as_ref().map(|s| s.size), etag: source.as_ref().map(|s| s.etag.clone()) };
-                let copy = ensure_replica(&engine, key, &hint, context).await?;
+                let copy = ensure_replica(&engine, key, &hint).await?;
                 Ok(Checked::Done(DeleteOutcome::SourceExists, Some(copy)))
             }
             DeleteOutcome::NotAReplica => {
@@ -237,7 +232,11 @@ impl Replicator {
     /// Which of `keys` exist in the source, from one listing of their common prefix,
     /// when there are enough keys for that to beat a HEAD each. `None`: ask per key
     /// (few keys, or the prefix holds too much else to list).
-    async fn listed_presence(&self, keys: &[&str]) -> Result<Option<HashSet<String>>, Error> {
+    async fn listed_presence(
+        &self,
+        keys: &[&str],
+        deadline: Option<Instant>,
+    ) -> Result<Option<HashSet<String>>, Error> {
         if keys.len() < LIST_AT {
             return Ok(None);
         }
@@ -248,30 +247,38 @@ impl Replicator {
         let prefix = common_prefix(first, last);
         let budget = (sorted.len() * 4).max(5000);
         let wanted: HashSet<&str> = sorted.iter().copied().collect();
+        let bucket = &self.config.source.name;
         let mut present = HashSet::new();
         let mut scanned = 0;
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .source
-                .list_objects_v2()
-                .bucket(&self.config.source.name)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| Error::Storage {
-                    op: "listing",
-                    bucket: self.config.source.name.clone(),
-                    key: prefix.to_owned(),
-                    fault: Failure::from_sdk(&e).fault,
-                    code: Failure::from_sdk(&e).code,
-                    detail: format!(
-                        "{}; the function's own identity needs s3:ListBucket on {}",
-                        Failure::from_sdk(&e).message,
-                        self.config.source.name
-                    ),
-                })?;
+            let page = retry(&format!("listing {bucket}/{prefix}"), deadline, |_| {
+                let token = token.clone();
+                async move {
+                    self.source
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            let f = Failure::from_sdk(&e);
+                            Error::Storage {
+                                op: "listing",
+                                bucket: bucket.clone(),
+                                key: prefix.to_owned(),
+                                fault: f.fault,
+                                code: f.code,
+                                detail: format!(
+                                    "{}; the function's own identity needs s3:ListBucket on {bucket}",
+                                    f.message
+                                ),
+                            }
+                        })
+                }
+            })
+            .await?;
             for object in page.contents() {
                 let key = object.key().unwrap_or_default();
                 if key > last {
@@ -292,6 +299,55 @@ impl Replicator {
         }
     }
 
+    /// The source's object at `key` now, `None` if there is none; transient faults are retried.
+    pub(crate) async fn source_now(&self, engine: &Engine<'_>, key: &str) -> Result<Option<ObjectState>, Error> {
+        retry(&format!("checking the source of {key}"), engine.deadline, |_| self.head_source(engine, key)).await
+    }
+
+    /// The source's object now at each of `keys`: the absent ones from one listing
+    /// when there are many, the others from a HEAD each.
+    pub(crate) async fn sources_now(
+        &self,
+        engine: &Engine<'_>,
+        keys: &[&str],
+    ) -> Vec<(String, Result<Option<ObjectState>, Error>)> {
+        let presence = self.listed_presence(keys, engine.deadline).await;
+        let presence = &presence;
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        stream::iter(keys)
+            .map(|key| async move {
+                let now = match presence {
+                    Ok(Some(listed)) if !listed.contains(&key) => Ok(None),
+                    Err(e) => Err(e.clone()),
+                    _ => self.source_now(engine, &key).await,
+                };
+                (key, now)
+            })
+            .buffer_unordered(self.config.copy.record_concurrency)
+            .collect()
+            .await
+    }
+
+    /// A HEAD of one version of a source object: `Ok(Err(404))` when the version is
+    /// gone for good, `Ok(Err(405))` when it is a delete marker.
+    async fn head_source_version(
+        &self,
+        engine: &Engine<'_>,
+        key: &str,
+        version: &str,
+    ) -> Result<Result<(), u16>, Error> {
+        match self.source.head_object().bucket(&self.config.source.name).key(key).version_id(version).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => {
+                let f = Failure::from_sdk(&e);
+                match f.status {
+                    Some(status @ (404 | 405)) => Ok(Err(status)),
+                    _ => Err(engine.source_error("checking the deleted version of", key, f)),
+                }
+            }
+        }
+    }
+
     pub(crate) async fn head_source(&self, engine: &Engine<'_>, key: &str) -> Result<Option<ObjectState>, Error> {
         match self.source.head_object().bucket(&self.config.source.name).key(key).send().await {
             Ok(h) => Ok(Some(ObjectState::from_head(&h))),
@@ -306,8 +362,7 @@ impl Replicator {
         }
     }
 
-    /// Deletes `pending` keys of rule `i` in batches, then checks the source once
-    /// more: a key re-created meanwhile gets its replica back at once.
+    /// Deletes `pending` keys of rule `i`; each gets its own outcome.
     async fn delete_batch(&self, i: usize, pending: Vec<Pending>, context: &Context, results: &mut [RecordResult]) {
         let engine = match self.engine(i, context).await {
             Ok(e) => e,
@@ -324,77 +379,61 @@ impl Replicator {
             by_key.entry(p.key.as_str()).or_default().push(p);
         }
         let keys: Vec<&str> = by_key.keys().copied().collect();
-        for chunk in keys.chunks(MAX_BATCH_DELETE) {
-            let started = Instant::now();
-            let outcome = retry(&format!("deleting {} replicas", chunk.len()), context.deadline, |_| {
-                delete_objects(&engine, chunk)
-            })
-            .await;
-            let ms = started.elapsed().as_millis() as u64;
-            let failures = match outcome {
-                Ok(failures) => failures,
-                Err(e) => chunk.iter().map(|k| (k.to_string(), e.clone())).collect(),
-            };
-            for key in chunk {
-                for p in &by_key[key] {
-                    let r = &mut results[p.slot];
-                    r.ms = ms;
-                    match failures.iter().find(|(k, _)| k == key) {
-                        Some((_, e)) => r.failed(e),
-                        None => r.outcome = Some(Outcome::Delete(DeleteOutcome::Deleted)),
-                    }
-                }
-            }
-        }
-
-        // The re-creation race: a key that is back in the source gets its replica back.
-        let deleted: Vec<String> = keys
-            .iter()
-            .filter(|k| {
-                by_key[*k].iter().any(|p| results[p.slot].outcome == Some(Outcome::Delete(DeleteOutcome::Deleted)))
-            })
-            .map(|k| k.to_string())
-            .collect();
-        let engine = &engine;
-        let deleted_refs: Vec<&str> = deleted.iter().map(String::as_str).collect();
-        let presence = self.listed_presence(&deleted_refs).await;
-        let presence = &presence;
-        let rechecked: Vec<(String, Result<Option<crate::copy::CopyOutcome>, Error>)> = stream::iter(deleted)
-            .map(|key| async move {
-                let head = match presence {
-                    Ok(Some(listed)) if !listed.contains(&key) => Ok(None),
-                    Err(e) => Err(e.clone()),
-                    _ => self.head_source(engine, &key).await,
-                };
-                let outcome = match head {
-                    Ok(Some(s)) => {
-                        let hint = Hint { size: Some(s.size), etag: Some(s.etag) };
-                        ensure_replica(engine, &key, &hint, context).await.map(Some)
-                    }
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(e),
-                };
-                (key, outcome)
-            })
-            .buffer_unordered(self.config.copy.record_concurrency)
-            .collect()
-            .await;
-        for (key, outcome) in rechecked {
+        let started = Instant::now();
+        let outcomes = self.delete_replicas(&engine, &keys).await;
+        let ms = started.elapsed().as_millis() as u64;
+        for (key, outcome) in outcomes {
             for p in &by_key[key.as_str()] {
                 let r = &mut results[p.slot];
+                r.ms = ms;
                 match &outcome {
+                    Ok(None) => r.outcome = Some(Outcome::Delete(DeleteOutcome::Deleted)),
                     Ok(Some(copy)) => {
-                        tracing::info!(key = %key, "the key was re-created while its replica was deleted; replica restored");
                         r.outcome = Some(Outcome::Delete(DeleteOutcome::SourceExists));
                         r.copy = Some(copy.decision);
                         r.method = copy.method;
                         r.bytes = copy.bytes;
                     }
-                    Ok(None) => {}
                     Err(e) => r.failed(e),
                 }
             }
         }
+    }
+
+    /// Deletes `keys` from the rule's destination in batch requests under the retry
+    /// policy, then checks the source once more: a key re-created meanwhile gets its
+    /// replica back at once. Per key: `Ok(None)` deleted, `Ok(Some(copy))` back in
+    /// the source and replicated again, or why it failed.
+    pub(crate) async fn delete_replicas(
+        &self,
+        engine: &Engine<'_>,
+        keys: &[&str],
+    ) -> Vec<(String, Result<Option<CopyOutcome>, Error>)> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut deleted: Vec<&str> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_DELETE) {
+            let mut refused: HashMap<String, Error> = delete_objects_retried(engine, chunk).await.into_iter().collect();
+            for key in chunk {
+                match refused.remove(*key) {
+                    Some(e) => out.push((key.to_string(), Err(e))),
+                    None => deleted.push(key),
+                }
+            }
+        }
+
+        // The re-creation race: a key that is back in the source gets its replica back.
+        for (key, now) in self.sources_now(engine, &deleted).await {
+            let outcome = match now {
+                Ok(None) => Ok(None),
+                Ok(Some(s)) => {
+                    tracing::info!(key = %key, "the key was re-created while its replica was deleted; restoring the replica");
+                    ensure_replica(engine, &key, &Hint { size: Some(s.size), etag: Some(s.etag) }).await.map(Some)
+                }
+                Err(e) => Err(e),
+            };
+            out.push((key, outcome));
+        }
+        out
     }
 }
 
@@ -404,24 +443,66 @@ enum Checked {
     Delete,
 }
 
-async fn ensure_replica(
-    engine: &Engine<'_>,
-    key: &str,
-    hint: &Hint,
-    context: &Context,
-) -> Result<crate::copy::CopyOutcome, Error> {
-    retry(&format!("replicating {key}"), context.deadline, |_| engine.replicate(key, hint)).await
+async fn ensure_replica(engine: &Engine<'_>, key: &str, hint: &Hint) -> Result<CopyOutcome, Error> {
+    retry(&format!("replicating {key}"), engine.deadline, |_| engine.replicate(key, hint)).await
+}
+
+/// The replica at `key` now, `None` if there is none; transient faults are retried.
+pub(crate) async fn replica_now(engine: &Engine<'_>, key: &str) -> Result<Option<ObjectState>, Error> {
+    retry(&format!("checking the replica of {key}"), engine.deadline, |_| engine.head_replica(key)).await
+}
+
+/// One batch delete under the retry policy: the whole request again after a
+/// transient fault, and again for just the keys the destination refused with one
+/// (SlowDown, InternalError, ServiceUnavailable). Returns the keys still refused, with why.
+async fn delete_objects_retried(engine: &Engine<'_>, keys: &[&str]) -> Vec<(String, Error)> {
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    let pending: Mutex<Vec<&str>> = Mutex::new(keys.to_vec());
+    // Refused for good, and refused transiently by the latest request.
+    let refused: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
+    let latest: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
+    let (p, r, l) = (&pending, &refused, &latest);
+    let outcome = retry(&format!("deleting {} replicas", keys.len()), engine.deadline, move |_| async move {
+        let now: Vec<&str> = lock(p).clone();
+        lock(l).clear();
+        let failures = delete_objects(engine, &now).await?;
+        let (transient, permanent): (Vec<_>, Vec<_>) =
+            failures.into_iter().partition(|(_, e)| e.fault() == Fault::Transient);
+        lock(r).extend(permanent);
+        *lock(p) = now.into_iter().filter(|k| transient.iter().any(|(t, _)| t == k)).collect();
+        let first = transient.first().map(|(_, e)| e.clone());
+        *lock(l) = transient;
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+    .await;
+    let mut refused = refused.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if let Err(e) = outcome {
+        let latest = latest.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if latest.is_empty() {
+            // The request itself failed: so did every key it carried.
+            let pending = pending.into_inner().unwrap_or_else(PoisonError::into_inner);
+            refused.extend(pending.into_iter().map(|k| (k.to_owned(), e.clone())));
+        } else {
+            refused.extend(latest);
+        }
+    }
+    refused
 }
 
 /// One DeleteObjects request; returns the keys the destination refused, with why.
-pub(crate) async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
+async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
     let objects: Vec<ObjectIdentifier> =
         keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build()).collect::<Result<_, _>>().map_err(|e| {
             Error::Storage {
                 op: "deleting",
                 bucket: engine.rule.destination.name.clone(),
                 key: keys.first().map(|k| k.to_string()).unwrap_or_default(),
-                fault: crate::error::Fault::Permanent,
+                fault: Fault::Permanent,
                 code: None,
                 detail: e.to_string(),
             }
@@ -430,7 +511,7 @@ pub(crate) async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result
         op: "deleting",
         bucket: engine.rule.destination.name.clone(),
         key: String::new(),
-        fault: crate::error::Fault::Permanent,
+        fault: Fault::Permanent,
         code: None,
         detail: e.to_string(),
     })?;
@@ -461,8 +542,8 @@ pub(crate) async fn delete_objects(engine: &Engine<'_>, keys: &[&str]) -> Result
             let key = err.key().unwrap_or_default().to_owned();
             let code = err.code().map(str::to_owned);
             let fault = match code.as_deref() {
-                Some("InternalError" | "SlowDown" | "ServiceUnavailable") => crate::error::Fault::Transient,
-                _ => crate::error::Fault::Permanent,
+                Some("InternalError" | "SlowDown" | "ServiceUnavailable") => Fault::Transient,
+                _ => Fault::Permanent,
             };
             let e = Error::Storage {
                 op: "deleting",

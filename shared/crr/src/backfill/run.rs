@@ -59,9 +59,12 @@ pub struct Options<'a> {
 pub struct Progress {
     pub rule: String,
     pub scope: String,
+    /// The pass's running totals, including what earlier runs of a resumed pass counted.
     pub counters: Counters,
+    /// What this run has counted.
+    pub run_counters: Counters,
     pub elapsed_ms: u64,
-    /// Keys scanned per second in this run.
+    /// Keys scanned per second by this run.
     pub rate: f64,
     /// Keys left, estimated from the last complete pass, if there was one.
     pub remaining_estimate: Option<u64>,
@@ -93,6 +96,13 @@ pub struct ScopeReport {
     pub remaining_estimate: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Mirror mode: destination-only objects it did not delete because crr did not
+    /// write them for this source (the first few; all are counted in `leftAlone`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_alone_keys: Vec<String>,
+    /// Why mirror mode deleted nothing in this scope, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_off: Option<String>,
 }
 
 const SHOWN_FAILURES: usize = 20;
@@ -121,6 +131,13 @@ pub async fn run_scope(
         rate: 0.0,
         remaining_estimate: None,
         failures: Vec::new(),
+        left_alone_keys: Vec::new(),
+        mirror_off: (opts.mirror && rule.action != RuleAction::All).then(|| {
+            format!(
+                "rule {} has action PUT (deletes are not replicated), so mirror deletes nothing; destination-only objects are counted under extra",
+                rule.id
+            )
+        }),
     };
     let since = if rule.historical {
         None
@@ -324,7 +341,7 @@ async fn pass(
         }
         slowest_page = slowest_page.max(page_started.elapsed());
         pages += 1;
-        progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+        progress(opts, rule.id.as_str(), scope, &checkpoint, report.counters, started);
     }
 
     // The source is exhausted: what is left in the destination is extra.
@@ -349,27 +366,35 @@ async fn pass(
         store.save_checkpoint(&checkpoint).await?;
     }
     report.done = true;
-    progress(opts, rule.id.as_str(), scope, &checkpoint, started);
+    progress(opts, rule.id.as_str(), scope, &checkpoint, report.counters, started);
     report.remaining_estimate = Some(0);
     Ok(())
 }
 
-fn progress(opts: Options<'_>, rule: &str, scope: &Scope, checkpoint: &Checkpoint, started: Instant) {
-    let Some(callback) = opts.progress else { return };
+fn progress(opts: Options<'_>, rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters, started: Instant) {
+    if let Some(callback) = opts.progress {
+        callback(&progress_of(rule, scope, checkpoint, run, started.elapsed()));
+    }
+}
+
+/// Where a pass stands after `elapsed` of this run, which counted `run`. The rate
+/// is this run's own: a resumed pass's checkpoint also counts earlier runs' keys.
+fn progress_of(rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters, elapsed: Duration) -> Progress {
     let c = checkpoint.counters;
-    callback(&Progress {
+    Progress {
         rule: rule.to_owned(),
         scope: scope.label.clone(),
         counters: c,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        rate: rate(c.scanned, started.elapsed()),
+        run_counters: run,
+        elapsed_ms: elapsed.as_millis() as u64,
+        rate: rate(run.scanned, elapsed),
         remaining_estimate: if checkpoint.done {
             Some(0)
         } else {
             checkpoint.last_pass_total.map(|t| t.saturating_sub(c.scanned))
         },
         last_key: checkpoint.last_key.clone(),
-    });
+    }
 }
 
 /// What to do about one difference.
@@ -454,10 +479,12 @@ async fn act(
 
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let left_alone: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let deadline = engine.deadline;
+    let source_bucket = r.config.source.name.as_str();
     let counts: Vec<Counters> = stream::iter(acts)
         .map(|a| {
-            let (failures, to_delete) = (&failures, &to_delete);
+            let (failures, to_delete, left_alone) = (&failures, &to_delete, &left_alone);
             async move {
                 match a {
                     Act::Count(c) => c,
@@ -490,19 +517,29 @@ async fn act(
                     }
                     Act::MirrorDelete { key } => {
                         let mut c = one(|c| c.extra += 1);
-                        // The same guards as object-deleted: never a key that is back in
-                        // the source, never an object crr did not write for this source.
-                        let (source, replica) = tokio::join!(r.head_source(engine, &key), engine.head_replica(&key));
-                        match (source, replica) {
-                            (Ok(None), Ok(Some(replica)))
-                                if replica.replica_of.as_deref() == Some(r.config.source.name.as_str()) =>
-                            {
+                        // Only objects crr wrote for this source; the source itself is
+                        // checked just before the delete, below.
+                        match crate::delete::replica_now(engine, &key).await {
+                            Ok(Some(replica)) if replica.replica_of.as_deref() == Some(source_bucket) => {
                                 if let Ok(mut d) = to_delete.lock() {
                                     d.push(key);
                                 }
                             }
-                            (Ok(_), Ok(_)) => {}
-                            (Err(e), _) | (_, Err(e)) => fail(&mut c, &key, &e, failures),
+                            Ok(Some(other)) => {
+                                c.left_alone += 1;
+                                let why = match other.replica_of {
+                                    Some(of) => format!("a replica of {of}, not of {source_bucket}"),
+                                    None => "not written by crr".to_owned(),
+                                };
+                                tracing::warn!(key = %key, why = %why, "mirror: leaving a destination object crr did not write for this source");
+                                if let Ok(mut l) = left_alone.lock() {
+                                    if l.len() < SHOWN_FAILURES {
+                                        l.push(format!("{key}: {why}"));
+                                    }
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => fail(&mut c, &key, &e, failures),
                         }
                         c
                     }
@@ -517,26 +554,35 @@ async fn act(
         total += c;
     }
 
-    // Mirror mode: crr's replicas whose source is gone, in batch deletes.
-    let to_delete = to_delete.into_inner().unwrap_or_default();
-    if !to_delete.is_empty() {
-        let keys: Vec<&str> = to_delete.iter().map(String::as_str).collect();
-        for chunk in keys.chunks(crate::delete::MAX_BATCH_DELETE) {
-            match crate::delete::delete_objects(engine, chunk).await {
-                Ok(refused) => {
-                    total.deleted += (chunk.len() - refused.len()) as u64;
-                    for (key, e) in refused {
-                        fail(&mut total, &key, &e, &failures);
+    // Mirror mode: crr's replicas whose source is still gone now, in batch deletes.
+    let candidates = to_delete.into_inner().unwrap_or_default();
+    if !candidates.is_empty() {
+        let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let mut gone = Vec::with_capacity(candidates.len());
+        for (key, now) in r.sources_now(engine, &candidates).await {
+            match now {
+                Ok(None) => gone.push(key),
+                Ok(Some(_)) => tracing::info!(key = %key, "mirror: the key is back in the source; its replica stays"),
+                Err(e) => fail(&mut total, &key, &e, &failures),
+            }
+        }
+        let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+        for (key, outcome) in r.delete_replicas(engine, &gone).await {
+            match outcome {
+                Ok(None) => total.deleted += 1,
+                Ok(Some(copy)) => {
+                    if matches!(copy.decision, Decision::Copy | Decision::UpdateMetadata) {
+                        total.copied += 1;
+                        total.bytes += copy.bytes;
                     }
                 }
-                Err(e) => {
-                    for key in chunk {
-                        fail(&mut total, key, &e, &failures);
-                    }
-                }
+                Err(e) => fail(&mut total, &key, &e, &failures),
             }
         }
     }
+    let mut shown = left_alone.into_inner().unwrap_or_default();
+    shown.truncate(SHOWN_FAILURES.saturating_sub(report.left_alone_keys.len()));
+    report.left_alone_keys.extend(shown);
     let mut list = failures.into_inner().unwrap_or_default();
     let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
     list.truncate(room);
@@ -582,5 +628,36 @@ fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<String>>) {
         if f.len() < SHOWN_FAILURES {
             f.push(format!("{key}: {e}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_pass_reports_this_runs_rate() {
+        let scope = Scope { rule: 0, prefix: String::new(), lower: None, upper: None, label: "*".into() };
+        let checkpoint = Checkpoint {
+            version: 1,
+            rule: "r".into(),
+            scope: "*".into(),
+            fingerprint: "f".into(),
+            mode: "missing".into(),
+            run_id: "run".into(),
+            started_at: String::new(),
+            updated_at: String::new(),
+            last_key: Some("k".into()),
+            // 9000 keys by earlier runs, 1000 by this one.
+            counters: Counters { scanned: 10_000, copied: 10_000, ..Default::default() },
+            done: false,
+            last_pass_total: Some(20_000),
+        };
+        let run = Counters { scanned: 1000, copied: 1000, ..Default::default() };
+        let p = progress_of("r", &scope, &checkpoint, run, Duration::from_secs(10));
+        assert_eq!(p.rate, 100.0, "1000 keys in 10 s, not the pass's 10000");
+        assert_eq!(p.counters.scanned, 10_000, "the totals still show the whole pass");
+        assert_eq!(p.run_counters.scanned, 1000);
+        assert_eq!(p.remaining_estimate, Some(10_000));
     }
 }

@@ -17,7 +17,7 @@ use crate::object::{normalize_etag, RESERVED_PREFIX};
 
 /// What a run has counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Counters {
     pub scanned: u64,
     pub copied: u64,
@@ -26,6 +26,8 @@ pub struct Counters {
     pub missing: u64,
     pub extra: u64,
     pub deleted: u64,
+    /// Mirror mode: destination-only objects kept because crr did not write them for this source.
+    pub left_alone: u64,
     pub bytes: u64,
     pub failed: u64,
 }
@@ -39,6 +41,7 @@ impl AddAssign for Counters {
         self.missing += o.missing;
         self.extra += o.extra;
         self.deleted += o.deleted;
+        self.left_alone += o.left_alone;
         self.bytes += o.bytes;
         self.failed += o.failed;
     }
