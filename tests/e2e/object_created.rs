@@ -320,8 +320,9 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
         ("x-fc-access-key-id", setup.function.id.as_str()),
         ("x-fc-access-key-secret", setup.function.secret.as_str()),
     ];
+    let (src_object, dst_object) = (format!("{}/x.txt", setup.src_bucket), format!("{}/x.txt", setup.dst_bucket));
 
-    // A role the function may not assume.
+    // A role that does not exist: AWS STS refuses it like a role the function may not assume.
     let missing = format!("arn:aws:iam::{}:role/no-such-role", setup.dst_account);
     let f = Function::start("object-created", &env_with(&setup, &[("CRR_ROLE_ARN", &missing)]));
     let reply = post(&format!("{}/invoke", f.base), event.clone(), &fc).await;
@@ -329,11 +330,11 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
     assert_eq!(reply.json["errorType"], "AccessDenied", "{}", reply.json);
     let message = reply.json["errorMessage"].as_str().unwrap();
     assert!(message.contains(&format!("assuming role {missing}")) && message.contains("sts:AssumeRole"), "{message}");
+    assert!(message.contains("trust policy") && message.contains("check that CRR_ROLE_ARN"), "{message}");
 
-    // A role that exists but may not write this destination (it belongs to another setup).
+    // Another setup's identity and role: that identity may not read this source.
     let other_role = other.role_arn.clone();
     let f = Function::start("object-created", &env_with(&setup, &[("CRR_ROLE_ARN", &other_role)]));
-    // The function's identity must be allowed to assume it: use the other setup's identity.
     let fc_other = [
         ("x-fc-access-key-id", other.function.id.as_str()),
         ("x-fc-access-key-secret", other.function.secret.as_str()),
@@ -342,19 +343,54 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
     assert_eq!(reply.status, 404, "{}", reply.json);
     let message = reply.json["errorMessage"].as_str().unwrap();
     assert_eq!(reply.json["errorType"], "AccessDenied", "{message}");
+    assert!(message.contains(&format!("reading {src_object}: ")), "the message names the object: {message}");
     assert!(
-        message.contains(&setup.src_bucket) || message.contains(&setup.dst_bucket),
-        "the message names the bucket: {message}"
+        message.contains(&format!(
+            "the function's own identity needs read access (s3:GetObject, s3:GetObjectTagging) on {}/*",
+            setup.src_bucket
+        )),
+        "and the fix: {message}"
     );
-    assert!(message.contains("x.txt"), "and the key: {message}");
 
     // A malformed ARN fails the initializer with the variable and the expected form.
     let f = Function::start("object-created", &env_with(&setup, &[("CRR_ROLE_ARN", "crr-replicator")]));
-    let reply = post(&format!("{}/invoke", f.base), event, &fc).await;
+    let reply = post(&format!("{}/invoke", f.base), event.clone(), &fc).await;
     assert_eq!(reply.json["errorType"], "InitError");
     assert!(reply.json["errorMessage"].as_str().unwrap().contains("CRR_ROLE_ARN=\"crr-replicator\" is not valid"));
 
+    // The right role without s3:PutObject on the destination.
+    setup.set_role_policy(&["--without", "s3:PutObject"]);
+    let f = Function::start("object-created", &setup.function_env());
+    let reply = post(&format!("{}/invoke", f.base), event.clone(), &fc).await;
+    assert_eq!(reply.status, 404, "{}", reply.json);
+    let message = reply.json["errorMessage"].as_str().unwrap();
+    assert_eq!(reply.json["errorType"], "AccessDenied", "{message}");
+    assert!(message.contains(&format!("writing {dst_object}: ")), "the message names the object: {message}");
+    assert!(
+        message.contains(&format!(
+            "role {} is not allowed this on {}: grant it s3:PutObject",
+            setup.role_arn, setup.dst_bucket
+        )) && message.contains("crr policy generate"),
+        "the role and the fix: {message}"
+    );
     assert!(head(&dst, &setup.dst_bucket, "x.txt").await.is_none(), "nothing was written");
+
+    // A destination bucket that does not exist (the role may write it, were it there).
+    setup.set_role_policy(&[]);
+    dst.delete_bucket().bucket(&setup.dst_bucket).send().await.expect("delete the destination bucket");
+    let f = Function::start("object-created", &setup.function_env());
+    let reply = post(&format!("{}/invoke", f.base), event, &fc).await;
+    assert_ne!(reply.status, 200, "{}", reply.json);
+    let message = reply.json["errorMessage"].as_str().unwrap();
+    assert_eq!(reply.json["errorType"], "NoSuchBucket", "{message}");
+    assert!(message.contains(&dst_object), "the message names the object: {message}");
+    assert!(
+        message.contains(&format!(
+            "destination bucket {} does not exist at the configured endpoint (CRR_DEST_BUCKET / CRR_DEST_ENDPOINT)",
+            setup.dst_bucket
+        )),
+        "and what to check: {message}"
+    );
 }
 
 fn part_fault(part: u32, times: usize, answer: Option<(u16, &'static str)>) -> Fault {
