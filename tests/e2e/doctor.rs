@@ -4,8 +4,6 @@
 //! assume, a missing destination bucket and a Deny in the bucket policy each fail
 //! the check that finds them, with the fix. Probes leave nothing behind.
 
-use std::process::Command;
-
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use crr_e2e::*;
 
@@ -60,20 +58,6 @@ fn doctor(setup: &Setup, env: &[(String, String)], args: &[&str]) -> Run {
         assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "a secret was printed");
     }
     run
-}
-
-/// The setup's name, as `scripts/local-cloud` knows it (its role is `crr-replicator-NAME`).
-fn setup_name(setup: &Setup) -> &str {
-    setup.role_name().strip_prefix("crr-replicator-").expect("a provisioned setup")
-}
-
-fn set_role_policy(setup: &Setup, args: &[&str]) {
-    let out = Command::new(repo_root().join("scripts/local-cloud"))
-        .args(["set-role-policy", setup_name(setup)])
-        .args(args)
-        .output()
-        .expect("run scripts/local-cloud set-role-policy");
-    assert!(out.status.success(), "set-role-policy failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Every version and delete marker left under the probe prefix.
@@ -165,7 +149,7 @@ async fn doctor_passes_a_good_setup_and_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_fails_a_permission_taken_from_the_role_with_its_fix() {
     let setup = Setup::provision("doc-noput");
-    set_role_policy(&setup, &["--without", "s3:PutObject"]);
+    setup.set_role_policy(&["--without", "s3:PutObject"]);
     let run = doctor(&setup, &env_with(&setup, setup.function_env(), &[]), &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     run.assert_status("assume-role", "ok");
@@ -235,7 +219,7 @@ async fn put_bucket_policy(setup: &Setup, sid: &str, action: &str, resource: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_lints_a_readable_bucket_policy_and_finds_its_deny() {
     let setup = Setup::provision("doc-policy");
-    set_role_policy(&setup, &["--with", "s3:GetBucketPolicy"]);
+    setup.set_role_policy(&["--with", "s3:GetBucketPolicy"]);
     let env = env_with(&setup, setup.function_env(), &[("CRR_ACTION", "ALL")]);
 
     // A Deny of something replication never does is not in the way.

@@ -171,6 +171,22 @@ impl Setup {
         self.role_arn.rsplit('/').next().unwrap_or(&self.role_arn)
     }
 
+    /// The setup's name, as `scripts/local-cloud` knows it (its role is `crr-replicator-NAME`).
+    pub fn name(&self) -> &str {
+        self.role_name().strip_prefix("crr-replicator-").expect("a provisioned setup")
+    }
+
+    /// Rewrites the replication role's policy with `scripts/local-cloud set-role-policy`:
+    /// `["--without", "s3:PutObject"]` takes an action away, no arguments restore it.
+    pub fn set_role_policy(&self, args: &[&str]) {
+        let out = Command::new(repo_root().join("scripts/local-cloud"))
+            .args(["set-role-policy", self.name()])
+            .args(args)
+            .output()
+            .expect("run scripts/local-cloud set-role-policy");
+        assert!(out.status.success(), "set-role-policy failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// The replication role as an Alibaba Cloud RAM role ARN, `acs:ram::<uid>:role/<name>`.
     pub fn alibaba_role_arn(&self) -> String {
         format!("acs:ram::{}:role/{}", self.dst_account, self.role_name())

@@ -224,3 +224,56 @@ pub async fn serve(function: EventFunction) -> Result<(), fc_runtime::Error> {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A replicator whose buckets sit behind a closed port: any request would fail.
+    fn replicator(prefixes: &str) -> Replicator {
+        let settings: HashMap<String, String> = [
+            ("CRR_SOURCE_BUCKET", "crr-src"),
+            ("CRR_SOURCE_ENDPOINT", "http://127.0.0.1:9"),
+            ("CRR_DEST_BUCKET", "crr-dst"),
+            ("CRR_DEST_ENDPOINT", "http://127.0.0.1:9"),
+            ("CRR_ROLE_ARN", "arn:aws:iam::222222222222:role/crr-replicator"),
+            ("CRR_STS_ENDPOINT", "http://127.0.0.1:9"),
+            ("CRR_PREFIXES", prefixes),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Replicator::new(Config::from_settings(&settings).unwrap())
+    }
+
+    fn created(keys: &[&str]) -> Event<Notification> {
+        let records: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| serde_json::json!({"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "crr-src"}, "object": {"key": k, "size": 1}}}))
+            .collect();
+        let payload = Notification::from_value(serde_json::json!({ "Records": records })).unwrap();
+        Event { payload, context: Context::new("req-1") }
+    }
+
+    #[tokio::test]
+    async fn created_events_under_the_reserved_prefix_are_ignored_without_a_request() {
+        // Even a rule whose prefixes name .crr/ (or match everything) never replicates it.
+        for prefixes in ["", ".crr/,logs/", ".c"] {
+            let r = replicator(prefixes);
+            let keys = [".crr/backfill/default/all/checkpoint.json", ".crr/status/object-created.json"];
+            let report = r.object_created(created(&keys)).await.unwrap_or_else(|e| panic!("{prefixes:?}: {e}"));
+            assert_eq!((report.ignored, report.copied, report.failed), (2, 0, 0), "{prefixes:?}: {report:?}");
+            for (result, key) in report.results.iter().zip(keys) {
+                assert_eq!(result.key, key);
+                assert_eq!(
+                    result.ignored.as_deref(),
+                    Some("the .crr/ prefix holds crr's own state and is never replicated"),
+                    "{prefixes:?}"
+                );
+            }
+            assert!(r.rules_for(".crr/anything").is_empty(), "{prefixes:?}");
+        }
+    }
+}

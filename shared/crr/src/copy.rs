@@ -10,13 +10,13 @@
 //! * large single-part sources: parallel parts of the configured size (the replica
 //!   records the source ETag, since its own cannot equal it);
 //! * same endpoint and the role may read the source: server-side copy, no bytes
-//!   through the function;
+//!   through the function, held to the same ETag as a streamed copy;
 //! * metadata-only changes: a copy of the replica onto itself with new metadata.
 //!
 //! Every write is verified: byte count, and the MD5 computed while streaming
 //! against the source ETag and the ETag the destination returns.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -32,8 +32,8 @@ use crate::config::{Bucket, CopyMode, CopySettings, KmsPolicy, Rule};
 use crate::decide::{content_decision, metadata_decision, needs_tags, Decision};
 use crate::error::{Error, Failure, Fault};
 use crate::object::{
-    encode_tags, even_layout, hex, multipart_etag, multipart_parts, normalize_etag, uniform_layout, Layout,
-    ObjectState, Tags, REPLICA_MARK, SOURCE_ETAG,
+    encode_tags, even_layout, hex, md5_from_hex, multipart_etag, multipart_parts, normalize_etag, uniform_layout,
+    Layout, ObjectState, Tags, REPLICA_MARK, SOURCE_ETAG,
 };
 use crate::retry::retry;
 
@@ -46,11 +46,13 @@ const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 const MAX_PROBED_PARTS: u32 = 1000;
 
 /// What the engine learns about a destination while it works, kept for the
-/// instance's life: server-side copies are tried once, and a role that may not
-/// read the source is not asked again.
+/// instance's life: server-side copies are tried once, a role that may not read
+/// the source is not asked again, and a server whose part copies do not reproduce
+/// the source's multipart ETag is not asked to copy such objects again.
 #[derive(Debug, Default)]
 pub struct Learned {
     server_side: AtomicU8,
+    part_copies_differ: AtomicBool,
 }
 
 // server_side: 0 not tried yet.
@@ -66,6 +68,12 @@ impl Learned {
     }
     fn set_server_side(&self, v: u8) {
         self.server_side.store(v, Ordering::Relaxed);
+    }
+    fn part_copies_differ(&self) -> bool {
+        self.part_copies_differ.load(Ordering::Relaxed)
+    }
+    fn set_part_copies_differ(&self) {
+        self.part_copies_differ.store(true, Ordering::Relaxed);
     }
 }
 
@@ -122,9 +130,10 @@ enum Plan {
 }
 
 /// Sets what travels with the object on a PutObject, CreateMultipartUpload or
-/// CopyObject request (their builders share these method names).
+/// CopyObject request (their builders share these method names). `keeps_etag`:
+/// the replica will carry the source's own ETag (see [`Engine::replica_metadata`]).
 macro_rules! with_object_headers {
-    ($builder:expr, $engine:expr, $source:expr, $tags:expr) => {{
+    ($builder:expr, $engine:expr, $source:expr, $tags:expr, $keeps_etag:expr) => {{
         let (engine, source, tags): (&Engine, &ObjectState, &Tags) = ($engine, $source, $tags);
         let h = &source.headers;
         #[allow(deprecated)]
@@ -135,7 +144,7 @@ macro_rules! with_object_headers {
             .set_content_encoding(h.content_encoding.clone())
             .set_content_language(h.content_language.clone())
             .set_expires(h.expires.as_deref().and_then(parse_http_date))
-            .set_metadata(Some(engine.replica_metadata(source)))
+            .set_metadata(Some(engine.replica_metadata(source, $keeps_etag)))
             .set_tagging((!tags.is_empty()).then(|| encode_tags(tags)))
             .set_storage_class(engine.rule.storage_class.as_deref().map(aws_sdk_s3::types::StorageClass::from));
         let (sse, key) = engine.replica_encryption(source);
@@ -286,12 +295,29 @@ impl Engine<'_> {
         Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
     }
 
-    /// User metadata of a replica: the source's, plus crr's marks.
-    fn replica_metadata(&self, source: &ObjectState) -> std::collections::HashMap<String, String> {
+    /// User metadata of a replica: the source's, plus crr's marks. The source ETag
+    /// is recorded only when the replica's own ETag cannot equal it (`keeps_etag`
+    /// false): a replica that should carry the source's ETag but does not was not
+    /// written right, and must not pass for identical on the next attempt.
+    fn replica_metadata(&self, source: &ObjectState, keeps_etag: bool) -> std::collections::HashMap<String, String> {
         let mut m = source.metadata.clone();
         m.insert(REPLICA_MARK.to_owned(), self.source_bucket.name.clone());
-        m.insert(SOURCE_ETAG.to_owned(), source.etag.clone());
+        if !keeps_etag {
+            m.insert(SOURCE_ETAG.to_owned(), source.etag.clone());
+        }
         m
+    }
+
+    /// Whether a replica written whole carries the source's ETag: the source's ETag
+    /// is its MD5 and the replica is not KMS-encrypted.
+    fn whole_keeps_etag(&self, source: &ObjectState) -> bool {
+        source.content_md5().is_some() && !self.replica_is_kms(source)
+    }
+
+    /// Whether a replica written in parts carries the source's multipart ETag: the
+    /// parts are the source's own (`reproduces`), and neither object is KMS-encrypted.
+    fn parts_keep_etag(&self, source: &ObjectState, reproduces: bool) -> bool {
+        reproduces && !source.is_kms() && !self.replica_is_kms(source)
     }
 
     /// KMS objects are encrypted with the rule's destination key; service-managed
@@ -420,7 +446,8 @@ impl Engine<'_> {
             self.dest.put_object().bucket(self.dest_bucket()).key(key).content_length(source.size as i64).body(body),
             self,
             source,
-            tags
+            tags,
+            self.whole_keeps_etag(source)
         );
         if let Some(md5) = source.content_md5() {
             use base64::Engine as _;
@@ -450,12 +477,14 @@ impl Engine<'_> {
         key: &str,
         source: &ObjectState,
         tags: &Tags,
+        keeps_etag: bool,
     ) -> Result<(String, AbortGuard), Error> {
         let create = with_object_headers!(
             self.dest.create_multipart_upload().bucket(self.dest_bucket()).key(key),
             self,
             source,
-            tags
+            tags,
+            keeps_etag
         )
         .send()
         .await
@@ -503,7 +532,8 @@ impl Engine<'_> {
         layout: &Layout,
         reproduces: bool,
     ) -> Result<u64, Error> {
-        let (upload_id, mut guard) = self.start_multipart(key, source, tags).await?;
+        let keeps_etag = self.parts_keep_etag(source, reproduces);
+        let (upload_id, mut guard) = self.start_multipart(key, source, tags, keeps_etag).await?;
 
         let parts: Result<Vec<(i32, String, [u8; 16])>, Error> = stream::iter(layout.iter().copied().enumerate())
             .map(|(i, (offset, len))| {
@@ -598,18 +628,23 @@ impl Engine<'_> {
         Ok((n, etag, md5))
     }
 
-    fn server_side_allowed(&self) -> bool {
+    fn server_side_allowed(&self, plan: &Plan) -> bool {
         match self.settings.mode {
             CopyMode::Stream => false,
             CopyMode::ServerSide => true,
             CopyMode::Auto => {
-                self.source_bucket.endpoint.same_service(&self.rule.destination.endpoint) && !self.learned.denied()
+                let etag_unreproducible =
+                    matches!(plan, Plan::Multipart { reproduces: true, .. }) && self.learned.part_copies_differ();
+                self.source_bucket.endpoint.same_service(&self.rule.destination.endpoint)
+                    && !self.learned.denied()
+                    && !etag_unreproducible
             }
         }
     }
 
     /// A copy inside the storage service, if allowed and possible. `Ok(None)`: fall
-    /// back to streaming (the role may not read the source).
+    /// back to streaming (the role may not read the source, or, in `auto` mode, the
+    /// copy could not be verified: the stream that follows overwrites it).
     async fn try_server_side(
         &self,
         key: &str,
@@ -617,7 +652,7 @@ impl Engine<'_> {
         tags: &Tags,
         plan: &Plan,
     ) -> Result<Option<Method>, Error> {
-        if !self.server_side_allowed() || !self.role_reads_source(key).await {
+        if !self.server_side_allowed(plan) || !self.role_reads_source(key).await {
             return Ok(None);
         }
         let result = match plan {
@@ -643,6 +678,15 @@ impl Engine<'_> {
             {
                 tracing::info!(role = %self.role, "the role may not read the source; copies for this destination stream through the function");
                 self.learned.set_server_side(DENIED);
+                Ok(None)
+            }
+            Err(Error::Verify { detail, .. }) if self.settings.mode == CopyMode::Auto => {
+                if matches!(plan, Plan::Multipart { reproduces: true, .. }) {
+                    tracing::warn!(key, detail, "the server's part copies do not reproduce the source's multipart ETag; such objects stream through the function");
+                    self.learned.set_part_copies_differ();
+                } else {
+                    tracing::warn!(key, detail, "the server-side copy could not be verified; streaming it instead");
+                }
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -691,12 +735,13 @@ impl Engine<'_> {
                 .tagging_directive(TaggingDirective::Replace),
             self,
             source,
-            tags
+            tags,
+            self.whole_keeps_etag(source)
         )
         .send()
         .await
         .map_err(|e| self.dest_error("copying (server-side) to", key, Failure::from_sdk(&e)))?;
-        if source.content_md5().is_some() && !self.replica_is_kms(source) {
+        if self.whole_keeps_etag(source) {
             let written = normalize_etag(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default());
             self.verify(key, written == source.etag, || {
                 format!("server-side copy produced ETag {written}, the source has {}", source.etag)
@@ -713,7 +758,8 @@ impl Engine<'_> {
         layout: &Layout,
         reproduces: bool,
     ) -> Result<(), Error> {
-        let (upload_id, mut guard) = self.start_multipart(key, source, tags).await?;
+        let keeps_etag = self.parts_keep_etag(source, reproduces);
+        let (upload_id, mut guard) = self.start_multipart(key, source, tags, keeps_etag).await?;
         let copy_source = self.copy_source(&self.source_bucket.name, key);
         let parts: Result<Vec<CompletedPart>, Error> = stream::iter(layout.iter().copied().enumerate())
             .map(|(i, (offset, len))| {
@@ -748,8 +794,34 @@ impl Engine<'_> {
             }
         };
         parts.sort_by_key(|p| p.part_number());
+        if keeps_etag {
+            // The part ETags the server reports must hash to the source's ETag, or the
+            // replica would not carry it: abort rather than complete such an upload.
+            let md5s: Option<Vec<[u8; 16]>> =
+                parts.iter().map(|p| md5_from_hex(&normalize_etag(p.e_tag().unwrap_or_default()))).collect();
+            let composite = md5s.map(|m| multipart_etag(&m));
+            if composite.as_deref() != Some(source.etag.as_str()) {
+                guard.abort().await;
+                let reported: Vec<String> =
+                    parts.iter().take(3).map(|p| normalize_etag(p.e_tag().unwrap_or_default())).collect();
+                return Err(Error::Verify {
+                    bucket: self.dest_bucket().to_owned(),
+                    key: key.to_owned(),
+                    detail: format!(
+                        "the server-side part copies report ETags {}{} ({}), the source ETag is {}",
+                        reported.join(", "),
+                        if parts.len() > 3 { ", ..." } else { "" },
+                        match &composite {
+                            Some(c) => format!("hashing to {c}"),
+                            None => "not the parts' MD5s".to_owned(),
+                        },
+                        source.etag
+                    ),
+                });
+            }
+        }
         let out = self.complete_multipart(key, &upload_id, parts, &mut guard).await?;
-        if reproduces && !source.is_kms() && !self.replica_is_kms(source) {
+        if keeps_etag {
             let written = normalize_etag(out.e_tag().unwrap_or_default());
             self.verify(key, written == source.etag, || {
                 format!("server-side copy produced ETag {written}, the source has {}", source.etag)
@@ -781,7 +853,9 @@ impl Engine<'_> {
                 .tagging_directive(TaggingDirective::Replace),
             self,
             source,
-            tags
+            tags,
+            // The copy's own ETag is not checked: the replica records the source's.
+            false
         )
         .send()
         .await

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 /// deletes only ever remove objects carrying it.
 pub const REPLICA_MARK: &str = "crr-replica-of";
 /// User-metadata key holding the source's ETag when the replica's own ETag cannot
-/// equal it (a different part layout, or a metadata update by server-side copy).
+/// equal it (a different part layout, KMS, or a metadata update by server-side copy).
 pub const SOURCE_ETAG: &str = "crr-source-etag";
 
 /// Keys under this prefix are crr's own state (backfill checkpoints and leases,

@@ -200,15 +200,13 @@ impl AssumedRole {
             .await
             .map_err(|e| {
                 let f = Failure::from_sdk(&e);
-                let hint = if f.is_access_denied() {
-                    format!(
-                        "; the function's own identity must be allowed sts:AssumeRole on {} and the role's trust policy must allow the caller",
-                        self.role
-                    )
-                } else {
-                    String::new()
-                };
-                Error::AssumeRole { role: self.role.to_string(), fault: f.fault, code: f.code, detail: format!("{}{hint}", f.message) }
+                let hint = if f.is_access_denied() { aws_denied_hint(&self.role) } else { String::new() };
+                Error::AssumeRole {
+                    role: self.role.to_string(),
+                    fault: f.fault,
+                    code: f.code,
+                    detail: format!("{}{hint}", f.message),
+                }
             })?;
         let c = out.credentials().ok_or_else(|| Error::AssumeRole {
             role: self.role.to_string(),
@@ -225,6 +223,16 @@ impl AssumedRole {
             "crr-assume-role",
         ))
     }
+}
+
+/// What to check when AWS STS refuses AssumeRole. It answers AccessDenied both when
+/// the caller may not assume the role and when no such role exists.
+fn aws_denied_hint(role: &RoleArn) -> String {
+    format!(
+        "; the function's own identity must be allowed sts:AssumeRole on {role} and the role's trust policy must \
+         allow the caller; AWS STS refuses a role that does not exist the same way, so check that CRR_ROLE_ARN \
+         (or the rule's role in the CRR_CONFIG file) names the replication role"
+    )
 }
 
 /// The client for the control-plane calls made without an SDK (Alibaba STS, and
@@ -410,6 +418,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("assuming role acs:ram::1234567890123456:role/crr-replicator: could not reach Alibaba STS at http://127.0.0.1:"), "{text}");
         assert!(!text.contains("fn-secret"), "{text}");
+    }
+
+    #[test]
+    fn an_aws_refusal_says_what_to_check() {
+        let role: RoleArn = "arn:aws:iam::222222222222:role/crr-replicator".parse().unwrap();
+        let hint = aws_denied_hint(&role);
+        for piece in ["sts:AssumeRole on arn:aws:iam::222222222222:role/crr-replicator", "trust policy", "CRR_ROLE_ARN"]
+        {
+            assert!(hint.contains(piece), "{hint:?} lacks {piece:?}");
+        }
     }
 
     #[test]

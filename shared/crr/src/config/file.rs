@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::{
     accelerate, check_bucket, check_prefixes, default_path_style, parse_action, parse_bool, parse_endpoint, parse_role,
-    source_from_env, BackfillSettings, Bucket, Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy,
-    Reader, Rule, StsSettings,
+    parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError, CopySettings, Defaults,
+    Endpoint, KmsPolicy, Reader, Rule, StsSettings,
 };
 
 pub(crate) fn parse(
@@ -196,6 +196,8 @@ fn xml_rule(
 
     let delete_unmarked =
         text_of(node, "DeleteUnmarked").map(|v| parse_bool(&el("DeleteUnmarked"), &v)).transpose()?.unwrap_or(false);
+    let storage_class =
+        text_of(node, "StorageClass").map(|s| parse_storage_class(&el("StorageClass"), &s)).transpose()?;
     Ok(Rule {
         id,
         prefixes,
@@ -204,7 +206,7 @@ fn xml_rule(
         role,
         historical,
         kms,
-        storage_class: text_of(node, "StorageClass").map(|s| s.to_ascii_uppercase()),
+        storage_class,
         delete_unmarked,
     })
 }
@@ -288,7 +290,7 @@ fn parse_json(
             role: parse_role(&el("role"), &jr.role)?,
             historical: jr.historical.unwrap_or(true),
             kms,
-            storage_class: jr.storage_class.map(|s| s.to_ascii_uppercase()),
+            storage_class: jr.storage_class.map(|s| parse_storage_class(&el("storageClass"), &s)).transpose()?,
             delete_unmarked: jr.delete_unmarked,
             id,
         });
@@ -408,6 +410,7 @@ mod tests {
             ("<ReplicationConfiguration><Rule><Destination><Bucket>b-b</Bucket><Location>oss-cn-x</Location></Destination><SyncRole>name</SyncRole></Rule></ReplicationConfiguration>", "set CRR_SOURCE_ACCOUNT_ID"),
             ("<ReplicationConfiguration><Rule><Bogus/></Rule></ReplicationConfiguration>", "<Bogus>=\"Bogus\" is not valid; expected one of ID"),
             ("<Replication/>", "root element=\"Replication\" is not valid; expected <ReplicationConfiguration>"),
+            ("<ReplicationConfiguration><Rule><ID>r</ID><Destination><Bucket>b-b</Bucket><Location>oss-cn-x</Location></Destination><SyncRole>acs:ram::1234567890123456:role/r</SyncRole><StorageClass>Archve</StorageClass></Rule></ReplicationConfiguration>", "Rule 1 (r) <StorageClass>=\"Archve\" is not valid; expected an S3 storage class (STANDARD"),
             ("<ReplicationConfiguration><Rule>", "XML="),
             ("<ReplicationConfiguration><Rule><PrefixSet><Prefix>1</Prefix><Prefix>2</Prefix><Prefix>3</Prefix><Prefix>4</Prefix><Prefix>5</Prefix><Prefix>6</Prefix><Prefix>7</Prefix><Prefix>8</Prefix><Prefix>9</Prefix><Prefix>10</Prefix><Prefix>11</Prefix></PrefixSet></Rule></ReplicationConfiguration>", "at most 10 key prefixes"),
         ] {
@@ -425,7 +428,8 @@ mod tests {
             {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r",
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
-             "replicaKmsKeyId": "k", "historical": false, "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai"}}
+             "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive",
+             "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai"}}
           ]}"#;
         let c = load(json, "json", &[]).unwrap();
         assert_eq!(c.source.name, "crr-src");
@@ -434,6 +438,8 @@ mod tests {
         assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
         assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
         assert!(!c.rules[1].historical);
+        assert_eq!(c.rules[0].storage_class, None);
+        assert_eq!(c.rules[1].storage_class.as_deref(), Some("ColdArchive"), "spelled the way OSS spells it");
     }
 
     #[test]
@@ -446,6 +452,7 @@ mod tests {
             (format!(r#"{{"rules": [{{"destination": {{"bucket": "D"}}, {role}}}]}}"#), "destination.bucket=\"D\" is not valid"),
             (format!(r#"{{"rules": [{{"id": "x", "destination": {{"bucket": "d-d"}}, {role}}}, {{"id": "y", "destination": {{"bucket": "d-d"}}, {role}}}]}}"#), "rules x and y=\"d-d\" is not valid; expected rules with the same destination bucket to have prefixes that do not overlap"),
             (r#"{"rules": []}"#.to_string(), "rules is not set; expected at least one replication rule"),
+            (format!(r#"{{"rules": [{{"destination": {{"bucket": "d-d"}}, {role}, "storageClass": "GLACIER-IR"}}]}}"#), "rules[0] (rule-1) storageClass=\"GLACIER-IR\" is not valid; expected an S3 storage class (STANDARD"),
         ] {
             let err = load(&json, "json", &[]).unwrap_err();
             assert!(err.contains(want), "{json}\n got: {err}\nwant: {want}");

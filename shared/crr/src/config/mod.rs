@@ -320,6 +320,44 @@ pub(crate) fn parse_role(setting: &str, value: &str) -> Result<RoleArn, ConfigEr
     value.parse().map_err(|e: crate::arn::RoleArnError| ConfigError::invalid(setting, value, e.to_string()))
 }
 
+/// Storage classes of Amazon S3 (`x-amz-storage-class`).
+pub const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "EXPRESS_ONEZONE",
+    "OUTPOSTS",
+    "SNOW",
+];
+/// Storage classes of Alibaba Cloud OSS, spelled as OSS spells them.
+pub const OSS_STORAGE_CLASSES: &[&str] = &["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"];
+
+/// A replica storage class as its service spells it. Any case is accepted; a name
+/// both services know (`standard`) takes the S3 spelling unless written the OSS way.
+pub(crate) fn parse_storage_class(setting: &str, value: &str) -> Result<String, ConfigError> {
+    let known = || S3_STORAGE_CLASSES.iter().chain(OSS_STORAGE_CLASSES);
+    known()
+        .find(|c| **c == value)
+        .or_else(|| known().find(|c| c.eq_ignore_ascii_case(value)))
+        .map(|c| (*c).to_owned())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                setting,
+                value,
+                format!(
+                    "an S3 storage class ({}) or an OSS one ({}), in any case",
+                    S3_STORAGE_CLASSES.join(", "),
+                    OSS_STORAGE_CLASSES.join(", ")
+                ),
+            )
+        })
+}
+
 pub fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
@@ -586,7 +624,7 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
         role,
         historical: r.bool("CRR_HISTORICAL")?.unwrap_or(true),
         kms,
-        storage_class: r.opt("CRR_STORAGE_CLASS").map(|s| s.to_ascii_uppercase()),
+        storage_class: r.opt("CRR_STORAGE_CLASS").map(|s| parse_storage_class("CRR_STORAGE_CLASS", &s)).transpose()?,
         delete_unmarked: r.bool("CRR_DELETE_UNMARKED")?.unwrap_or(false),
     })
 }
@@ -784,6 +822,10 @@ mod tests {
             ),
             (with(&[("CRR_PREFIXES", "1,2,3,4,5,6,7,8,9,10,11")]), "at most 10 key prefixes"),
             (
+                with(&[("CRR_STORAGE_CLASS", "STANDRD_IA")]),
+                "CRR_STORAGE_CLASS=\"STANDRD_IA\" is not valid; expected an S3 storage class (STANDARD, ",
+            ),
+            (
                 with(&[("CRR_DEST_BUCKET", "crr-src")]),
                 "destination bucket=\"crr-src\" is not valid; expected a bucket other than the source",
             ),
@@ -794,6 +836,43 @@ mod tests {
         ];
         for (err, want) in cases {
             assert!(err.contains(want), "got {err:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn storage_classes_are_checked_and_spelled_as_their_service_does() {
+        let class = |value: &str| {
+            let mut s = minimal();
+            s.push(("CRR_STORAGE_CLASS", value));
+            Config::from_settings(&settings(&s)).map(|c| c.rules[0].storage_class.clone()).map_err(|e| e.to_string())
+        };
+        for (value, want) in [
+            ("", None),
+            ("STANDARD_IA", Some("STANDARD_IA")),
+            ("standard_ia", Some("STANDARD_IA")),
+            (" glacier_ir ", Some("GLACIER_IR")),
+            ("Intelligent_Tiering", Some("INTELLIGENT_TIERING")),
+            ("express_onezone", Some("EXPRESS_ONEZONE")),
+            ("snow", Some("SNOW")),
+            // Both services know "standard": as written when it is an exact name, else S3's.
+            ("STANDARD", Some("STANDARD")),
+            ("Standard", Some("Standard")),
+            ("standard", Some("STANDARD")),
+            ("IA", Some("IA")),
+            ("ia", Some("IA")),
+            ("archive", Some("Archive")),
+            ("coldarchive", Some("ColdArchive")),
+            ("DEEPCOLDARCHIVE", Some("DeepColdArchive")),
+        ] {
+            assert_eq!(class(value), Ok(want.map(str::to_owned)), "{value:?}");
+        }
+        for typo in ["STANDRD_IA", "STANDARD-IA", "Infrequent Access", "Cold Archive", "GLACIER_DEEP"] {
+            let err = class(typo).unwrap_err();
+            assert!(err.starts_with(&format!("CRR_STORAGE_CLASS={typo:?} is not valid; expected an S3 storage class (STANDARD, REDUCED_REDUNDANCY,")), "{err}");
+            assert!(
+                err.ends_with("or an OSS one (Standard, IA, Archive, ColdArchive, DeepColdArchive), in any case"),
+                "{err}"
+            );
         }
     }
 
