@@ -48,16 +48,8 @@ fn env_with(setup: &Setup, base: Vec<(String, String)>, extra: &[(&str, &str)]) 
 }
 
 fn doctor(setup: &Setup, env: &[(String, String)], args: &[&str]) -> Run {
-    let out = clean_command("crr", env).arg("doctor").args(args).output().expect("run crr doctor");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in [&setup.function.secret, &setup.src_admin.secret, &setup.dst_admin.secret] {
-        assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "a secret was printed");
-    }
-    run
+    let CliRun { code, stdout, stderr } = setup.crr(env, &[&["doctor"], args].concat());
+    Run { code, stdout, stderr }
 }
 
 /// Every version and delete marker left under the probe prefix.
@@ -206,14 +198,7 @@ async fn put_bucket_policy(setup: &Setup, sid: &str, action: &str, resource: &st
         "Version": "2012-10-17",
         "Statement": [{"Sid": sid, "Effect": "Deny", "Principal": {"AWS": setup.role_arn}, "Action": action, "Resource": resource}]
     });
-    setup
-        .s3(&setup.dst_admin)
-        .put_bucket_policy()
-        .bucket(&setup.dst_bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .expect("put the bucket policy");
+    setup.put_dest_bucket_policy(&policy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,35 +5,18 @@
 //! changes nothing; a Deny in the way stops it before anything is written; wrong
 //! credentials and RAM roles get errors that say what to do.
 
-use std::process::Command;
-
 use crr_e2e::*;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn crr(setup: &Setup, keys: &Keys, args: &[&str]) -> Run {
+fn crr(setup: &Setup, keys: &Keys, args: &[&str]) -> CliRun {
     let env = vec![
         ("AWS_ACCESS_KEY_ID".to_owned(), keys.id.clone()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), keys.secret.clone()),
     ];
-    let out = clean_command("crr", &env).args(args).output().expect("run crr");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in [&setup.function.secret, &setup.src_admin.secret, &setup.dst_admin.secret] {
-        assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "a secret was printed");
-    }
-    run
+    setup.crr(&env, args)
 }
 
 /// `crr policy apply` for the setup's rule, with `role_arn` and extra flags.
-fn apply(setup: &Setup, keys: &Keys, role_arn: &str, extra: &[&str]) -> Run {
+fn apply(setup: &Setup, keys: &Keys, role_arn: &str, extra: &[&str]) -> CliRun {
     let mut args = vec![
         "policy",
         "apply",
@@ -68,36 +51,17 @@ fn doctor_code(setup: &Setup) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn setup_name(setup: &Setup) -> &str {
-    setup.role_name().strip_prefix("crr-replicator-").expect("a provisioned setup")
-}
-
 async fn bucket_policy(setup: &Setup) -> serde_json::Value {
     let s3 = setup.s3(&setup.dst_admin);
     let text = s3.get_bucket_policy().bucket(&setup.dst_bucket).send().await.expect("get the bucket policy");
     serde_json::from_str(text.policy().unwrap_or_default()).expect("the bucket policy is JSON")
 }
 
-async fn put_bucket_policy(setup: &Setup, policy: serde_json::Value) {
-    setup
-        .s3(&setup.dst_admin)
-        .put_bucket_policy()
-        .bucket(&setup.dst_bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .expect("put the bucket policy");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_fixes_a_role_doctor_fails_merges_its_trust_and_changes_nothing_twice() {
     let setup = Setup::provision("apply-role");
     put_bytes(&setup.s3(&setup.src_admin), &setup.src_bucket, "hello.txt", b"hello".to_vec()).await;
-    let out = Command::new(repo_root().join("scripts/local-cloud"))
-        .args(["set-role-policy", setup_name(&setup), "--without", "s3:PutObject"])
-        .output()
-        .expect("run scripts/local-cloud set-role-policy");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    setup.set_role_policy(&["--without", "s3:PutObject"]);
     let (code, report) = doctor_code(&setup);
     assert_eq!(code, 1, "doctor should fail without s3:PutObject:\n{report}");
 
@@ -139,7 +103,7 @@ async fn apply_merges_the_destination_bucket_policy_keeps_what_was_there_and_sto
             "Resource": format!("arn:aws:s3:::{}/shared/*", setup.dst_bucket)
         }]
     });
-    put_bucket_policy(&setup, existing.clone()).await;
+    setup.put_dest_bucket_policy(&existing).await;
 
     let run = apply(&setup, &setup.dst_admin, &source_role, &["--only", "bucket-policy"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -167,7 +131,7 @@ async fn apply_merges_the_destination_bucket_policy_keeps_what_was_there_and_sto
         "Action": "s3:PutObject",
         "Resource": format!("arn:aws:s3:::{}/*", setup.dst_bucket)
     }));
-    put_bucket_policy(&setup, denied.clone()).await;
+    setup.put_dest_bucket_policy(&denied).await;
     let refused = apply(&setup, &setup.dst_admin, &source_role, &["--only", "bucket-policy"]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(

@@ -187,6 +187,35 @@ impl Setup {
         assert!(out.status.success(), "set-role-policy failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Runs the `crr` tool with `env` and `args`; fails the test if its output shows any
+    /// of this setup's secrets.
+    pub fn crr(&self, env: &[(String, String)], args: &[&str]) -> CliRun {
+        let out = clean_command("crr", env).args(args).output().expect("run crr");
+        let run = CliRun {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for secret in [&self.function.secret, &self.src_admin.secret, &self.dst_admin.secret] {
+            assert!(
+                !run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+                "a secret was printed"
+            );
+        }
+        run
+    }
+
+    /// Puts `policy` as the destination bucket's policy, with the destination admin's keys.
+    pub async fn put_dest_bucket_policy(&self, policy: &serde_json::Value) {
+        self.s3(&self.dst_admin)
+            .put_bucket_policy()
+            .bucket(&self.dst_bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .expect("put the bucket policy");
+    }
+
     /// The replication role as an Alibaba Cloud RAM role ARN, `acs:ram::<uid>:role/<name>`.
     pub fn alibaba_role_arn(&self) -> String {
         format!("acs:ram::{}:role/{}", self.dst_account, self.role_name())
@@ -246,6 +275,13 @@ impl Setup {
 }
 
 /// A function binary running as a Function Compute custom runtime on a free port.
+/// What one run of the `crr` tool printed, and its exit code.
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 pub struct Function {
     child: Child,
     pub base: String,
