@@ -524,29 +524,22 @@ def cmd_down(quiet=False):
 
 
 def cmd_status():
-    """0 when moto and the local Alibaba STS both answer."""
-    pid = our_pid()
-    moto_up = server_alive()
-    if moto_up:
-        owner = f"pid {pid}" if pid else "not started by this script"
-        print(f"running at {ENDPOINT} ({owner}); env file: {ENV_FILE}")
-    else:
-        print(f"not running (expected at {ENDPOINT})")
-    sts_pid = our_pid(STS_PID_FILE)
-    sts_up = sts_alive()
-    if sts_up:
-        owner = f"pid {sts_pid}" if sts_pid else "not started by this script"
-        print(f"local Alibaba STS running at {STS_ENDPOINT} ({owner}); keys: {STS_KEYS_FILE}")
-    else:
-        print(f"local Alibaba STS not running (expected at {STS_ENDPOINT})")
-    weed_pid = our_pid(WEED_PID_FILE)
-    weed_up = weed_alive()
-    if weed_up:
-        owner = f"pid {weed_pid}" if weed_pid else "not started by this script"
-        print(f"seaweedfs S3 running at {FAST_S3_ENDPOINT} ({owner})")
-    else:
-        print(f"seaweedfs S3 not running (expected at {FAST_S3_ENDPOINT})")
-    return 0 if moto_up and sts_up and weed_up else 1
+    """0 when moto, the local Alibaba STS and seaweedfs all answer."""
+    servers = [
+        ("", ENDPOINT, PID_FILE, server_alive, f"; env file: {ENV_FILE}"),
+        ("local Alibaba STS ", STS_ENDPOINT, STS_PID_FILE, sts_alive, f"; keys: {STS_KEYS_FILE}"),
+        ("seaweedfs S3 ", FAST_S3_ENDPOINT, WEED_PID_FILE, weed_alive, ""),
+    ]
+    all_up = True
+    for name, endpoint, pid_file, alive, extra in servers:
+        if alive():
+            pid = our_pid(pid_file)
+            owner = f"pid {pid}" if pid else "not started by this script"
+            print(f"{name}running at {endpoint} ({owner}){extra}")
+        else:
+            print(f"{name}not running (expected at {endpoint})")
+            all_up = False
+    return 0 if all_up else 1
 
 
 def cmd_provision(setup):

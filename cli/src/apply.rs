@@ -195,7 +195,7 @@ async fn apply_role(
     if merged.changed() && !args.dry_run {
         iam.update_assume_role_policy(name, &merged.policy.to_pretty_json()).await.with_context(admin_hint)?;
     }
-    describe_merge(&format!("role {role_arn}: trust policy"), &merged, existing.statements().len(), args.dry_run, out)?;
+    describe_merge(&format!("role {role_arn}: trust policy"), &merged, args.dry_run, out)?;
     Ok(false)
 }
 
@@ -241,13 +241,13 @@ async fn apply_bucket_policy(
             anyhow!("putting the merged bucket policy of {bucket}: {}; {}", source_text(&e), owner_hint())
         })?;
     }
-    let kept = merged.policy.statements().len() - merged.added.len();
-    describe_merge(&format!("bucket policy of {bucket}"), &merged, kept, args.dry_run, out)?;
+    describe_merge(&format!("bucket policy of {bucket}"), &merged, args.dry_run, out)?;
     Ok(false)
 }
 
 /// One line on what a merge added (or would add), then the statements added.
-fn describe_merge(what: &str, merged: &Merged, kept: usize, dry_run: bool, out: &mut dyn Write) -> io::Result<()> {
+fn describe_merge(what: &str, merged: &Merged, dry_run: bool, out: &mut dyn Write) -> io::Result<()> {
+    let kept = merged.policy.statements().len() - merged.added.len();
     if !merged.changed() {
         return writeln!(out, "{what}: unchanged: it already has every statement replication needs ({kept} kept)");
     }

@@ -971,6 +971,15 @@ pub fn policy_checks(rule: &Rule, policy: &BucketPolicy, grants: &Grants) -> Vec
     checks
 }
 
+/// The first item, and how many follow: one line however many there are.
+fn first_and_more(items: &[String]) -> String {
+    match items {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+        [] => String::new(),
+    }
+}
+
 /// Whether the destination bucket policy (`None`: the bucket has none) allows the
 /// role's sessions everything replication needs there, when the role lives in another
 /// account than the bucket and so needs the bucket's grant as well as its own. Each
@@ -1022,7 +1031,7 @@ pub fn grant_check(rule: &Rule, policy: Option<&Policy>, grants: &Grants) -> Che
             fix,
         );
     };
-    let session = grants.session_principal(rule);
+    let session = grants.session_principal();
     let mut missing = Vec::new();
     let mut undetermined = Vec::new();
     let mut checked = 0;
@@ -1044,16 +1053,14 @@ pub fn grant_check(rule: &Rule, policy: Option<&Policy>, grants: &Grants) -> Che
             }
         }
     }
-    let list = |items: &[String]| match items {
-        [one] => one.clone(),
-        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
-        [] => String::new(),
-    };
     if !missing.is_empty() {
         Check::fail(
             "dest-policy-grant",
             Some(rule),
-            format!("{bucket}'s bucket policy does not allow the role's sessions ({session}) {}", list(&missing)),
+            format!(
+                "{bucket}'s bucket policy does not allow the role's sessions ({session}) {}",
+                first_and_more(&missing)
+            ),
             fix,
         )
     } else if !undetermined.is_empty() {
@@ -1062,7 +1069,7 @@ pub fn grant_check(rule: &Rule, policy: Option<&Policy>, grants: &Grants) -> Che
             Some(rule),
             format!(
                 "{bucket}'s bucket policy allows the role {} only under conditions doctor cannot evaluate",
-                list(&undetermined)
+                first_and_more(&undetermined)
             ),
             "make sure the conditions hold for the functions' requests, or grant without them".to_owned(),
         )
@@ -1129,11 +1136,7 @@ pub fn deny_check(rule: &Rule, policy: &Policy, grants: &Grants) -> Check {
     let lines: Vec<String> = denies
         .iter()
         .map(|d| {
-            let blocked = match d.blocked.as_slice() {
-                [one] => one.clone(),
-                [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
-                [] => String::new(),
-            };
+            let blocked = first_and_more(&d.blocked);
             if d.certain {
                 format!("{} denies {blocked}", d.statement)
             } else {
@@ -1218,6 +1221,7 @@ pub struct Grants {
     provider: Provider,
     partition: String,
     role: String,
+    role_model: Role,
     role_account: String,
     source: (String, Option<String>),
     dest: (String, Option<String>),
@@ -1282,6 +1286,7 @@ impl Grants {
             provider,
             partition,
             role: rule.role.to_string(),
+            role_model: role,
             role_account,
             source: (config.source.name.clone(), accounts.source.clone()),
             dest: (rule.destination.name.clone(), accounts.dest.clone()),
@@ -1290,16 +1295,9 @@ impl Grants {
         }
     }
 
-    /// A session of the role as the destination sees it in a bucket policy: OSS writes
-    /// the role name in lower case.
-    pub fn session_principal(&self, rule: &Rule) -> String {
-        let name = rule.role.name();
-        match self.provider {
-            Provider::Oss => format!("arn:sts::{}:assumed-role/{}/crr-doctor", self.role_account, name.to_lowercase()),
-            Provider::Aws => {
-                format!("arn:{}:sts::{}:assumed-role/{name}/crr-doctor", self.partition, self.role_account)
-            }
-        }
+    /// Doctor's session of the role as the destination sees it in a bucket policy.
+    pub fn session_principal(&self) -> String {
+        self.role_model.session(self.provider, "crr-doctor")
     }
 
     /// The provider's name of an S3 action: `s3:PutObject`, `oss:PutObject`.
@@ -1743,7 +1741,7 @@ mod tests {
         let c = config(&[("CRR_ROLE_ARN", "acs:ram::1234567890123456:role/CrrReplicator"), ("CRR_ACTION", "ALL")]);
         let rule = &c.rules[0];
         let g = Grants::new(&c, rule, &across);
-        assert_eq!(g.session_principal(rule), "arn:sts::1234567890123456:assumed-role/crrreplicator/crr-doctor");
+        assert_eq!(g.session_principal(), "arn:sts::1234567890123456:assumed-role/crrreplicator/crr-doctor");
         let generated = g.generated.as_ref().unwrap().bucket_policy.clone();
         let text = generated.to_pretty_json();
 

@@ -100,10 +100,7 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Invoke(args) => std::process::exit(crr_cli::runner::invoke(args).await),
-        Command::Policy(crr_cli::policy::PolicyCommand::Apply(args)) => {
-            std::process::exit(crr_cli::apply::run(*args).await)
-        }
-        Command::Policy(command) => std::process::exit(crr_cli::policy::run(command)),
+        Command::Policy(command) => std::process::exit(crr_cli::policy::run(command).await),
     }
 }
 

@@ -150,8 +150,11 @@ pub struct CheckArgs {
 }
 
 /// Runs a `crr policy` command on stdout/stderr and returns the exit code.
-pub fn run(command: PolicyCommand) -> i32 {
-    run_with(command, &mut io::stdout().lock(), &mut io::stderr().lock())
+pub async fn run(command: PolicyCommand) -> i32 {
+    match command {
+        PolicyCommand::Apply(args) => crate::apply::run(*args).await,
+        command => run_with(command, &mut io::stdout().lock(), &mut io::stderr().lock()),
+    }
 }
 
 /// `run` with the output streams given, for tests.
@@ -161,8 +164,8 @@ pub fn run_with(command: PolicyCommand, out: &mut dyn Write, err: &mut dyn Write
         PolicyCommand::Merge(args) => run_merge(&args, out, err),
         PolicyCommand::Lint(args) => run_lint(&args, out),
         PolicyCommand::Check(args) => run_check(&args, out),
-        // It calls the services: `crate::apply::run`, from an async context.
-        PolicyCommand::Apply(_) => Err(anyhow!("crr policy apply runs through crr_cli::apply::run")),
+        // The one command that calls the services: [`run`] awaits `crate::apply::run`.
+        PolicyCommand::Apply(_) => Err(anyhow!("crr policy apply runs through crr_cli::policy::run")),
     };
     match result {
         Ok(code) => code,

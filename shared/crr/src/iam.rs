@@ -67,7 +67,7 @@ impl Iam {
     /// A client for `endpoint` (default [`DEFAULT_ENDPOINT`]) acting with `key`.
     pub fn new(endpoint: Option<&str>, key: AccessKey) -> Result<Iam, String> {
         let endpoint = endpoint.unwrap_or(DEFAULT_ENDPOINT).trim_end_matches('/').to_owned();
-        Ok(Iam { http: crate::sts::alibaba_http_client()?, endpoint, key })
+        Ok(Iam { http: crate::sts::control_plane_http_client()?, endpoint, key })
     }
 
     /// The role named `name`.

@@ -134,7 +134,7 @@ impl AssumedRole {
         };
         let client = self
             .alibaba_http
-            .get_or_try_init(|| async { alibaba_http_client() })
+            .get_or_try_init(|| async { control_plane_http_client() })
             .await
             .map_err(|e| fail(Fault::Permanent, "TlsSetup", e))?;
         let url = format!("{endpoint}/");
@@ -238,7 +238,7 @@ fn aws_denied_hint(role: &RoleArn) -> String {
 /// The client for the control-plane calls made without an SDK (Alibaba STS, and
 /// IAM in [`crate::iam`]): native root certificates when the system has them (an
 /// `http://` endpoint, as in local tests, works without).
-pub(crate) fn alibaba_http_client() -> Result<StsHttp, String> {
+pub(crate) fn control_plane_http_client() -> Result<StsHttp, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
         Ok(builder) => builder,

@@ -127,7 +127,18 @@ impl Role {
     /// How an OSS bucket policy names the role's sessions. OSS compares the role name in
     /// lower case, so a capitalised name here would never match.
     pub fn oss_session_principal(&self) -> String {
-        format!("arn:sts::{}:assumed-role/{}/*", self.account, self.name.to_lowercase())
+        self.session(Provider::Oss, "*")
+    }
+
+    /// The ARN of the role's session `session` as the cloud names it (OSS: the role name
+    /// in lower case).
+    pub fn session(&self, provider: Provider, session: &str) -> String {
+        match provider {
+            Provider::Oss => format!("arn:sts::{}:assumed-role/{}/{session}", self.account, self.name.to_lowercase()),
+            Provider::Aws => {
+                format!("arn:{}:sts::{}:assumed-role/{}/{session}", self.partition, self.account, self.name)
+            }
+        }
     }
 }
 
