@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crr::backfill::{self, Counters, Mode, Progress, Request, ShardSpec};
-use crr::Replicator;
+use crr::{Invocation, Replicator};
 
 #[derive(Args, Debug, Clone)]
 pub struct BackfillArgs {
@@ -82,10 +82,10 @@ fn replicator(command: &str) -> Option<Replicator> {
     Replicator::from_env().map_err(|e| eprintln!("{command}: {e}")).ok()
 }
 
-fn context() -> fc_runtime::Context {
-    let mut c = fc_runtime::Context::new(format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
-    c.function_name = Some("crr-cli".into());
-    c
+fn invocation() -> Invocation {
+    let mut invocation = Invocation::new(format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    invocation.function_name = Some("crr-cli".into());
+    invocation
 }
 
 /// Draws progress on stderr: a live line on a terminal, a line every few seconds otherwise.
@@ -204,7 +204,7 @@ pub async fn run(args: BackfillArgs) -> i32 {
     let display = Display::new();
     let show = |p: &Progress| display.update(p);
     let progress: Option<&(dyn Fn(&Progress) + Sync)> = if args.quiet || args.json { None } else { Some(&show) };
-    let result = backfill::run(&replicator, &args.request(), &context(), progress).await;
+    let result = backfill::run(&replicator, &args.request(), &invocation(), progress).await;
     if progress.is_some() {
         display.finish();
     }
@@ -273,7 +273,7 @@ pub struct StatusArgs {
 /// event path's latest lag.
 pub async fn status(args: StatusArgs) -> i32 {
     let Some(replicator) = replicator("crr status") else { return 1 };
-    let rules = match backfill::status(&replicator, &context()).await {
+    let rules = match crr::status::status(&replicator, &invocation()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("crr status: {e}");

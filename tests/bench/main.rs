@@ -141,17 +141,12 @@ async fn overhead(args: &[String]) {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let replicator = crr::Replicator::new(crr::Config::from_settings(&settings).unwrap());
-    let mut context = fc_runtime::Context::new("bench");
-    context.credentials = Some(fc_runtime::Credentials {
-        access_key_id: cloud.function.id.clone(),
-        access_key_secret: fc_runtime::Secret::new(cloud.function.secret.clone()),
-        security_token: None,
-    });
+    let mut invocation = crr::Invocation::new("bench");
+    invocation.credentials = Some(crr_sign::AccessKey::new(cloud.function.id.clone(), cloud.function.secret.clone()));
     let handle = |event: serde_json::Value| {
-        let event =
-            fc_runtime::Event { payload: crr::Notification::from_value(event).unwrap(), context: context.clone() };
-        let replicator = &replicator;
-        async move { replicator.object_created(event).await.unwrap() }
+        let notification = crr::Notification::from_value(event).unwrap();
+        let (replicator, invocation) = (&replicator, &invocation);
+        async move { crr::object_created(replicator, &notification, invocation).await.unwrap() }
     };
     handle(upload(&s3, &src, "warm-inproc", pattern(size, 0)).await).await;
 

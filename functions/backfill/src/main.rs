@@ -1,7 +1,25 @@
 //! backfill: on its timer or by hand, copies what the destination lacks (objects
 //! older than the rule, anything the event path missed) by walking both listings.
 
+use crr::backfill::{BackfillEvent, Trigger};
+use crr_hosting::{function_error, invocation, replicator};
+use fc_runtime::{service_fn, Event};
+
 #[tokio::main]
 async fn main() -> Result<(), fc_runtime::Error> {
-    crr::backfill::serve().await
+    fc_runtime::run_with_init(|| async {
+        let replicator = replicator()?;
+        Ok(service_fn(move |event: Event<BackfillEvent>| {
+            let replicator = replicator.clone();
+            async move {
+                let invocation = invocation(&event.context);
+                replicator.observe(&invocation);
+                if let Trigger::Timer { name, time } = &event.payload.trigger {
+                    tracing::info!(trigger = %name, time = %time, "backfill started by its timer");
+                }
+                crr::backfill::run(&replicator, &event.payload.request, &invocation, None).await.map_err(function_error)
+            }
+        }))
+    })
+    .await
 }

@@ -1,7 +1,22 @@
 //! object-deleted: replicates deletes where the rule says so, and only ever removes
 //! crr's own replicas of objects that are gone from the source.
 
+use crr::Notification;
+use crr_hosting::{function_error, invocation, replicator};
+use fc_runtime::{service_fn, Event};
+
 #[tokio::main]
 async fn main() -> Result<(), fc_runtime::Error> {
-    crr::app::serve(crr::app::EventFunction::ObjectDeleted).await
+    fc_runtime::run_with_init(|| async {
+        let replicator = replicator()?;
+        Ok(service_fn(move |event: Event<Notification>| {
+            let replicator = replicator.clone();
+            async move {
+                crr::object_deleted(&replicator, &event.payload, &invocation(&event.context))
+                    .await
+                    .map_err(function_error)
+            }
+        }))
+    })
+    .await
 }

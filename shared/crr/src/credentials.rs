@@ -12,6 +12,8 @@ use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::sync::OnceCell;
 
+use crate::invocation::Invocation;
+
 #[derive(Debug)]
 pub struct FunctionIdentity {
     platform: RwLock<Option<Credentials>>,
@@ -27,14 +29,14 @@ impl FunctionIdentity {
     }
 
     /// Takes the platform credentials an invocation carries; they replace older ones.
-    pub fn observe(&self, context: &fc_runtime::Context) {
-        let Some(c) = &context.credentials else {
+    pub fn observe(&self, invocation: &Invocation) {
+        let Some(c) = &invocation.credentials else {
             return;
         };
         let creds = Credentials::new(
-            c.access_key_id.clone(),
-            c.access_key_secret.expose(),
-            c.security_token.as_ref().map(|t| t.expose().to_owned()),
+            c.id().to_owned(),
+            c.secret().to_owned(),
+            c.security_token().map(str::to_owned),
             None,
             "function-compute",
         );

@@ -1,10 +1,6 @@
 //! Errors that say what was being done, to which bucket and key, and what to do
 //! about it. None of them ever carries a secret.
 
-use std::fmt;
-
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-
 use crate::config::ConfigError;
 use crate::event::EventError;
 
@@ -31,6 +27,9 @@ pub enum Error {
     )]
     UnknownBucket { bucket: String, configured: String },
 
+    #[error("no rule {rule:?}; the configured rules are {configured:?}")]
+    UnknownRule { rule: String, configured: Vec<String> },
+
     #[error("getting the function's own credentials: {0}")]
     Credentials(String),
 
@@ -44,7 +43,7 @@ pub enum Error {
     Verify { bucket: String, key: String, detail: String },
 
     #[error("{0}")]
-    Batch(crate::report::BatchFailure),
+    Batch(BatchFailure),
 }
 
 impl Error {
@@ -74,6 +73,7 @@ impl Error {
             Error::Config(_) => "InvalidConfig".into(),
             Error::Event(_) => "InvalidEvent".into(),
             Error::UnknownBucket { .. } => "UnknownBucket".into(),
+            Error::UnknownRule { .. } => "UnknownRule".into(),
             Error::Credentials(_) => "NoCredentials".into(),
             Error::AssumeRole { code, .. } => code.clone().unwrap_or_else(|| "AssumeRoleFailed".into()),
             Error::Storage { code, fault, .. } => code.clone().unwrap_or_else(|| match fault {
@@ -86,14 +86,7 @@ impl Error {
     }
 }
 
-impl Error {
-    /// The form the function runtime reports: `errorType` is [`Error::error_type`].
-    pub fn into_function_error(self) -> fc_runtime::Error {
-        Box::new(fc_runtime::TypedError::new(self.error_type(), self.to_string()))
-    }
-}
-
-/// What the SDK reported, reduced to what callers decide on.
+/// A storage service's answer to one request, reduced to what callers decide on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub fault: Fault,
@@ -103,47 +96,15 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + HttpStatus + 'static,
-    {
-        match err {
-            SdkError::ServiceError(se) => {
-                let status = se.raw().status_code();
-                let code = se.err().code().map(str::to_owned).or_else(|| match status {
-                    404 => Some("NotFound".to_owned()),
-                    403 => Some("AccessDenied".to_owned()),
-                    _ => None,
-                });
-                let message = se.err().message().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}"));
-                Failure { fault: classify(status, code.as_deref()), status: Some(status), code, message }
-            }
-            SdkError::TimeoutError(_) => Failure {
-                fault: Fault::Transient,
-                status: None,
-                code: Some("Timeout".into()),
-                message: "the request timed out".into(),
-            },
-            SdkError::DispatchFailure(_) => Failure {
-                fault: Fault::Transient,
-                status: None,
-                code: Some("NetworkError".into()),
-                message: format!("could not reach the endpoint: {}", source_text(err)),
-            },
-            SdkError::ResponseError(_) => Failure {
-                fault: Fault::Transient,
-                status: None,
-                code: Some("BadResponse".into()),
-                message: format!("the response could not be read: {}", source_text(err)),
-            },
-            _ => Failure {
-                fault: Fault::Permanent,
-                status: None,
-                code: None,
-                message: format!("the request could not be built: {}", source_text(err)),
-            },
-        }
+    /// From an error answer: its HTTP status and, when the body said, code and message.
+    pub fn from_answer(status: u16, code: Option<&str>, message: Option<&str>) -> Self {
+        let code = code.map(str::to_owned).or_else(|| match status {
+            404 => Some("NotFound".to_owned()),
+            403 => Some("AccessDenied".to_owned()),
+            _ => None,
+        });
+        let message = message.map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}"));
+        Failure { fault: classify(status, code.as_deref()), status: Some(status), code, message }
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -152,17 +113,6 @@ impl Failure {
 
     pub fn is_access_denied(&self) -> bool {
         self.status == Some(403) || self.code.as_deref() == Some("AccessDenied")
-    }
-}
-
-/// Status code of a raw response, whatever its concrete type.
-pub trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::http::Response {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
     }
 }
 
@@ -184,6 +134,19 @@ fn classify(status: u16, code: Option<&str>) -> Fault {
         Fault::Transient
     } else {
         Fault::Permanent
+    }
+}
+
+/// Some records of a batch failed; the message lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFailure {
+    pub error_type: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for BatchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -214,21 +177,5 @@ mod tests {
         assert_eq!(classify(429, None), Fault::Transient);
         assert_eq!(classify(403, Some("AccessDenied")), Fault::Permanent);
         assert_eq!(classify(404, Some("NoSuchBucket")), Fault::Permanent);
-    }
-
-    #[test]
-    fn errors_become_typed_function_errors() {
-        let e = Error::Storage {
-            op: "writing",
-            bucket: "crr-dst".into(),
-            key: "a/b".into(),
-            fault: Fault::Permanent,
-            code: Some("AccessDenied".into()),
-            detail: "Access Denied".into(),
-        };
-        let boxed = e.into_function_error();
-        let d = fc_runtime::Diagnostic::from_error(&boxed);
-        assert_eq!(d.error_type, "AccessDenied");
-        assert_eq!(d.error_message, "writing crr-dst/a/b: Access Denied");
     }
 }

@@ -1,39 +1,47 @@
 //! crr: cross-account, cross-region object replication for Alibaba Cloud OSS and
-//! S3-compatible stores.
+//! S3-compatible stores. The domain only: the functions' `main`s host it.
 //!
-//! * [`config`]: replication rules from `CRR_*` variables
-//! * [`event`]: OSS / S3 / queue event payloads, normalised
-//! * [`arn`]: role ARNs of both clouds
-//! * [`credentials`], [`sts`]: the function's identity and the assumed replication role
-//! * [`store`]: S3 clients configured for OSS and S3-compatible servers
-//! * [`object`], [`decide`]: an object's state, and what it needs (pure)
-//! * [`copy`]: the copy engine, streaming and verified; [`body`], [`retry`] its helpers
-//! * [`delete`]: replicating deletes safely (object-deleted)
-//! * [`backfill`]: historical replication and repair, by merge join of listings
-//! * [`app`], [`report`]: the functions' state, handlers and their JSON reports
-//! * [`status`]: replication lag and backfill state for operators
+//! Layers, imports pointing down only (docs/ARCHITECTURE.md; `scripts/check-layers` enforces it):
+//! 0. vocabulary and decisions: [`invocation`], [`arn`], [`config`], [`event`], [`object`],
+//!    [`outcome`], [`error`], [`report`], [`clock`], [`lock`], [`decide`] (pure);
+//! 1. talking to services: [`store`] (the object-store interface and its dialects),
+//!    [`credentials`], [`sts`], [`iam`], [`retry`];
+//! 2. acting on one object: [`copy`] (the engine), [`presence`], [`removal`], [`lag`];
+//! 3. the shared state: [`replicator`];
+//! 4. the handlers: [`created`], [`deleted`], [`backfill`];
+//! 5. for operators: [`status`].
 
-pub mod app;
 pub mod arn;
 pub mod backfill;
-pub mod body;
+pub mod clock;
 pub mod config;
 pub mod copy;
+pub mod created;
 pub mod credentials;
 pub mod decide;
-pub mod delete;
+pub mod deleted;
 pub mod error;
 pub mod event;
 pub mod iam;
+pub mod invocation;
+pub mod lag;
+pub mod lock;
 pub mod object;
+pub mod outcome;
+pub mod presence;
+pub mod removal;
+pub mod replicator;
 pub mod report;
 pub mod retry;
 pub mod status;
 pub mod store;
 pub mod sts;
 
-pub use app::Replicator;
 pub use config::Config;
+pub use created::object_created;
+pub use deleted::object_deleted;
 pub use error::Error;
 pub use event::Notification;
+pub use invocation::Invocation;
+pub use replicator::Replicator;
 pub use report::Report;

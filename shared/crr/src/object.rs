@@ -1,9 +1,7 @@
 //! What we know about one object: size, ETag, the headers and metadata that travel
-//! with it, its tags, encryption and part layout, read from a HEAD or GET.
+//! with it, its tags, encryption and part layout, as a HEAD, GET or listing tells it.
 
 use std::collections::{BTreeMap, HashMap};
-
-use aws_sdk_s3::types::ServerSideEncryption;
 
 /// User-metadata key that marks a replica and names its source bucket. Objects
 /// carrying it are never replicated again (so two-way setups do not loop), and
@@ -32,15 +30,14 @@ pub struct StandardHeaders {
 }
 
 /// Server-side encryption of an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Encryption {
+    #[default]
     None,
     /// Keys managed by the service (`AES256`): kept as it is.
     Managed,
     /// KMS (`aws:kms`, `aws:kms:dsse`; OSS `KMS`), with the key if reported.
-    Kms {
-        key_id: Option<String>,
-    },
+    Kms { key_id: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,56 +57,22 @@ pub struct ObjectState {
     pub encryption: Encryption,
     pub storage_class: Option<String>,
     pub version_id: Option<String>,
-    pub last_modified: Option<aws_smithy_types::DateTime>,
+    /// Seconds since the epoch.
+    pub last_modified: Option<i64>,
 }
 
-/// Reads the fields HEAD and GET responses share.
-macro_rules! object_state_from {
-    ($out:expr) => {{
-        let out = $out;
-        let mut metadata = out.metadata().cloned().unwrap_or_default();
-        let replica_of = metadata.remove(REPLICA_MARK);
-        let source_etag = metadata.remove(SOURCE_ETAG).map(|e| normalize_etag(&e));
-        let encryption = match out.server_side_encryption() {
-            None => Encryption::None,
-            Some(ServerSideEncryption::Aes256) => Encryption::Managed,
-            Some(_) => Encryption::Kms { key_id: out.ssekms_key_id().map(str::to_owned) },
-        };
-        #[allow(deprecated)]
-        let expires = out.expires_string().map(str::to_owned);
-        ObjectState {
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: normalize_etag(out.e_tag().unwrap_or_default()),
-            headers: StandardHeaders {
-                content_type: out.content_type().map(str::to_owned),
-                cache_control: out.cache_control().map(str::to_owned),
-                content_disposition: out.content_disposition().map(str::to_owned),
-                content_encoding: out.content_encoding().map(str::to_owned),
-                content_language: out.content_language().map(str::to_owned),
-                expires,
-            },
-            metadata,
-            replica_of,
-            source_etag,
-            tag_count: out.tag_count().map(|c| c.max(0) as u32),
-            encryption,
-            storage_class: out.storage_class().map(|s| s.as_str().to_owned()),
-            version_id: out.version_id().map(str::to_owned),
-            last_modified: out.last_modified().copied(),
-        }
-    }};
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// Lower-case, without quotes.
+    pub etag: String,
+    /// Seconds since the epoch, if listed.
+    pub modified: Option<i64>,
 }
 
 impl ObjectState {
-    pub fn from_head(head: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -> Self {
-        object_state_from!(head)
-    }
-
-    /// From a whole-object GET; `content_length` then is the object size.
-    pub fn from_get(get: &aws_sdk_s3::operation::get_object::GetObjectOutput) -> Self {
-        object_state_from!(get)
-    }
-
     /// The number of parts when the ETag is a multipart ETag (`<md5>-<parts>`).
     pub fn multipart_parts(&self) -> Option<u32> {
         multipart_parts(&self.etag)

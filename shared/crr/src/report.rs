@@ -5,11 +5,9 @@
 use serde::Serialize;
 
 use crate::config::Rule;
-use crate::copy::Method;
-use crate::decide::Decision;
-use crate::delete::DeleteOutcome;
-use crate::error::Error;
+use crate::error::{BatchFailure, Error};
 use crate::event::ObjectEvent;
+use crate::outcome::{CopyOutcome, Decision, DeleteOutcome, Method};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
@@ -103,9 +101,15 @@ impl RecordResult {
         self.error = Some(e.to_string());
     }
 
+    /// A delete that found the key back in the source: what making the replica match it did.
+    pub(crate) fn copied_back(&mut self, copy: &CopyOutcome) {
+        self.copy = Some(copy.decision);
+        self.method = copy.method;
+        self.bytes = copy.bytes;
+    }
+
     fn copied(&self) -> bool {
-        matches!(self.outcome, Some(Outcome::Copy(Decision::Copy | Decision::UpdateMetadata)))
-            || matches!(self.copy, Some(Decision::Copy | Decision::UpdateMetadata))
+        matches!(self.outcome, Some(Outcome::Copy(d)) if d.wrote()) || self.copy.is_some_and(Decision::wrote)
     }
 }
 
@@ -143,49 +147,34 @@ impl Report {
         if report.failed == 0 {
             return Ok(report);
         }
-        Err(Error::Batch(BatchFailure::from_report(&report)))
+        Err(Error::Batch(batch_failure(&report)))
     }
 }
 
-/// Some records of a batch failed; the message lists them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchFailure {
-    pub error_type: String,
-    pub message: String,
-}
-
-impl BatchFailure {
-    fn from_report(report: &Report) -> Self {
-        let failed: Vec<&RecordResult> = report.results.iter().filter(|r| r.error.is_some()).collect();
-        let error_type =
-            failed.first().and_then(|r| r.error_type.clone()).unwrap_or_else(|| "ReplicationFailed".into());
-        const SHOWN: usize = 20;
-        let mut list: Vec<String> = failed
-            .iter()
-            .take(SHOWN)
-            .map(|r| format!("[{}] {}: {}", r.index, r.key, r.error.as_deref().unwrap_or("")))
-            .collect();
-        if failed.len() > SHOWN {
-            list.push(format!("and {} more (every record's outcome is in the function's log)", failed.len() - SHOWN));
-        }
-        BatchFailure {
-            error_type,
-            message: format!(
-                "{} of {} records failed ({} copied, {} deleted, {} unchanged); failed: {}",
-                failed.len(),
-                report.records,
-                report.copied,
-                report.deleted,
-                report.unchanged,
-                list.join("; ")
-            ),
-        }
+/// Why a batch with failed records fails, naming them.
+fn batch_failure(report: &Report) -> BatchFailure {
+    let failed: Vec<&RecordResult> = report.results.iter().filter(|r| r.error.is_some()).collect();
+    let error_type = failed.first().and_then(|r| r.error_type.clone()).unwrap_or_else(|| "ReplicationFailed".into());
+    const SHOWN: usize = 20;
+    let mut list: Vec<String> = failed
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("[{}] {}: {}", r.index, r.key, r.error.as_deref().unwrap_or("")))
+        .collect();
+    if failed.len() > SHOWN {
+        list.push(format!("and {} more (every record's outcome is in the function's log)", failed.len() - SHOWN));
     }
-}
-
-impl std::fmt::Display for BatchFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+    BatchFailure {
+        error_type,
+        message: format!(
+            "{} of {} records failed ({} copied, {} deleted, {} unchanged); failed: {}",
+            failed.len(),
+            report.records,
+            report.copied,
+            report.deleted,
+            report.unchanged,
+            list.join("; ")
+        ),
     }
 }
 

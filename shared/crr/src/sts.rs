@@ -360,13 +360,9 @@ mod tests {
     fn alibaba_role(endpoint: String) -> AssumedRole {
         let http = crate::store::http_client();
         let identity = Arc::new(FunctionIdentity::new(http.clone(), "cn-hangzhou"));
-        let mut context = fc_runtime::Context::new("req-1");
-        context.credentials = Some(fc_runtime::Credentials {
-            access_key_id: "LTAI-fn".into(),
-            access_key_secret: fc_runtime::Secret::new("fn-secret"),
-            security_token: None,
-        });
-        identity.observe(&context);
+        let mut invocation = crate::Invocation::new("req-1");
+        invocation.credentials = Some(crr_sign::AccessKey::new("LTAI-fn", "fn-secret"));
+        identity.observe(&invocation);
         AssumedRole::new(
             "acs:ram::1234567890123456:role/crr-replicator".parse().unwrap(),
             StsSettings {

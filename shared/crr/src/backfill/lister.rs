@@ -4,9 +4,9 @@
 
 use tokio::sync::mpsc;
 
-use super::march::Listed;
-use crate::error::{Error, Failure};
-use crate::object::{normalize_etag, RESERVED_PREFIX};
+use crate::error::Error;
+use crate::object::{Listed, RESERVED_PREFIX};
+use crate::store::{List, Store};
 
 /// Where a listing starts and stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,58 +24,46 @@ pub struct Lister {
 }
 
 impl Lister {
-    /// Starts listing `bucket` with `client`; `page_size` keys per request.
-    pub fn start(client: aws_sdk_s3::Client, bucket: String, range: Range, page_size: i32) -> Lister {
+    /// Starts listing `bucket` with `store`; `page_size` keys per request.
+    pub fn start(store: Store, bucket: String, range: Range, page_size: i32) -> Lister {
         let (tx, rx) = mpsc::channel(1);
         let task = tokio::spawn(async move {
             let mut token: Option<String> = None;
             loop {
-                let result = client
-                    .list_objects_v2()
-                    .bucket(&bucket)
-                    .prefix(&range.prefix)
-                    .max_keys(page_size)
-                    .set_start_after(if token.is_none() { range.after.clone() } else { None })
-                    .set_continuation_token(token.take())
-                    .send()
-                    .await;
-                let page = match result {
+                let list = List {
+                    prefix: &range.prefix,
+                    max_keys: Some(page_size),
+                    start_after: if token.is_none() { range.after.as_deref() } else { None },
+                    continuation: token.as_deref(),
+                    ..List::default()
+                };
+                let page = match store.list(&bucket, list).await {
                     Ok(p) => p,
-                    Err(e) => {
-                        let error = Error::storage("listing", &bucket, &range.prefix, Failure::from_sdk(&e));
+                    Err(f) => {
+                        let error = Error::storage("listing", &bucket, &range.prefix, f);
                         let _ = tx.send(Err(error)).await;
                         return;
                     }
                 };
                 let mut past_end = false;
                 let entries: Vec<Listed> = page
-                    .contents()
-                    .iter()
-                    .filter_map(|o| {
-                        let key = o.key()?;
-                        if range.until.as_deref().is_some_and(|u| key > u) {
+                    .objects
+                    .into_iter()
+                    .filter(|o| {
+                        if range.until.as_deref().is_some_and(|u| o.key.as_str() > u) {
                             past_end = true;
-                            return None;
+                            return false;
                         }
-                        if key.starts_with(RESERVED_PREFIX) {
-                            return None;
-                        }
-                        Some(Listed {
-                            key: key.to_owned(),
-                            size: o.size().unwrap_or(0).max(0) as u64,
-                            etag: normalize_etag(o.e_tag().unwrap_or_default()),
-                            modified: o.last_modified().map(|t| t.secs()),
-                        })
+                        !o.key.starts_with(RESERVED_PREFIX)
                     })
                     .collect();
-                let more = !past_end && page.is_truncated() == Some(true);
-                token = page.next_continuation_token().map(str::to_owned);
+                token = page.next;
                 // Pages that filtered down to nothing are not sent: the channel
                 // closing is what marks the end.
                 if !entries.is_empty() && tx.send(Ok(entries)).await.is_err() {
                     return;
                 }
-                if !more || token.is_none() {
+                if past_end || token.is_none() {
                     return;
                 }
             }

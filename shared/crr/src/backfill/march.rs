@@ -5,16 +5,7 @@
 
 use std::cmp::Ordering;
 
-/// One entry of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub key: String,
-    pub size: u64,
-    /// Lower-case, without quotes.
-    pub etag: String,
-    /// Seconds since the epoch, if listed.
-    pub modified: Option<i64>,
-}
+pub use crate::object::Listed;
 
 /// What one key needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

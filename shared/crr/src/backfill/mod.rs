@@ -7,6 +7,8 @@
 //! two runners of one scope apart ([`state`]). Large buckets split into shards by
 //! key range ([`shard`]) that run in parallel.
 
+pub mod actions;
+pub mod counters;
 pub mod lister;
 pub mod march;
 pub mod request;
@@ -14,20 +16,18 @@ pub mod run;
 pub mod shard;
 pub mod state;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fc_runtime::{Context, Event};
 use futures::future::join_all;
 use serde::Serialize;
 
+pub use counters::Counters;
 pub use request::{BackfillEvent, Mode, Request, ShardSpec, Trigger};
 pub use run::{Options, Progress, Scope, ScopeReport};
-pub use state::Counters;
 
-use crate::app::Replicator;
-use crate::error::Error;
-use crate::report::BatchFailure;
+use crate::error::{BatchFailure, Error};
+use crate::invocation::Invocation;
+use crate::replicator::Replicator;
 
 /// Time kept in hand before an invocation's deadline: the run stops, saves its
 /// checkpoint and reports.
@@ -67,11 +67,10 @@ pub fn scopes(r: &Replicator, request: &Request) -> Result<Vec<Scope>, Error> {
         }
     }
     if !named {
-        let ids: Vec<&str> = r.config.rules.iter().map(|r| r.id.as_str()).collect();
-        return Err(Error::Event(crate::event::EventError::new(format!(
-            "no rule {:?}; the configured rules are {ids:?}",
-            request.rule.as_deref().unwrap_or("")
-        ))));
+        return Err(Error::UnknownRule {
+            rule: request.rule.clone().unwrap_or_default(),
+            configured: r.config.rules.iter().map(|r| r.id.clone()).collect(),
+        });
     }
     Ok(out)
 }
@@ -80,11 +79,11 @@ pub fn scopes(r: &Replicator, request: &Request) -> Result<Vec<Scope>, Error> {
 pub async fn run(
     r: &Replicator,
     request: &Request,
-    context: &Context,
+    invocation: &Invocation,
     progress: Option<&(dyn Fn(&Progress) + Sync)>,
 ) -> Result<BackfillReport, Error> {
     let budget = request.time_budget_seconds.map(|s| Instant::now() + Duration::from_secs(s));
-    let platform = context.deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
+    let platform = invocation.deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
     let deadline = match (budget, platform) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -101,13 +100,13 @@ pub async fn run(
     let mut units = Vec::new();
     for scope in scopes(r, request)? {
         match (request.shard, request.shards) {
-            (Some(spec), _) => units.push(shard::shard_of(r, &scope, spec, context).await?),
-            (None, Some(n)) if n > 1 => units.extend(shard::all_shards(r, &scope, n, context).await?),
+            (Some(spec), _) => units.push(shard::shard_of(r, &scope, spec, invocation).await?),
+            (None, Some(n)) if n > 1 => units.extend(shard::all_shards(r, &scope, n, invocation).await?),
             _ => units.push(scope),
         }
     }
     let reports: Vec<Result<ScopeReport, Error>> =
-        join_all(units.iter().map(|u| run::run_scope(r, u, opts, context))).await;
+        join_all(units.iter().map(|u| run::run_scope(r, u, opts, invocation))).await;
     let mut scopes = Vec::with_capacity(reports.len());
     for report in reports {
         scopes.push(report?);
@@ -132,73 +131,4 @@ pub async fn run(
         }));
     }
     Ok(report)
-}
-
-/// One scope's saved backfill state.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ScopeState {
-    pub scope: String,
-    pub checkpoint: Option<state::Checkpoint>,
-    /// Set while a run holds the scope.
-    pub running: Option<state::Lease>,
-}
-
-/// What `crr status` shows for a rule.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleStatus {
-    pub rule: String,
-    pub destination: String,
-    pub historical: bool,
-    /// The event path's latest lag summary, if object-created has written one.
-    pub lag: Option<crate::status::LagSummary>,
-    pub backfill: Vec<ScopeState>,
-}
-
-/// Every rule's backfill state and the event path's latest lag, read from the
-/// destinations as the replication role.
-pub async fn status(r: &Replicator, context: &Context) -> Result<Vec<RuleStatus>, Error> {
-    let mut out = Vec::new();
-    for (i, rule) in r.config.rules.iter().enumerate() {
-        let engine = r.engine(i, context).await?;
-        let bucket = rule.destination.name.as_str();
-        let lag = crate::status::read_summary(engine.dest, bucket).await?;
-        let mut backfill = Vec::new();
-        for id in state::StateStore::scope_ids(engine.dest, bucket, &rule.id).await? {
-            let store = state::StateStore::new(engine.dest.clone(), bucket, &rule.id, &id);
-            let checkpoint = store.load_checkpoint().await?;
-            let running = store.load_lease().await?.filter(|l| l.expires > state::now_secs());
-            let scope = checkpoint.as_ref().map(|c| c.scope.clone()).unwrap_or(id);
-            backfill.push(ScopeState { scope, checkpoint, running });
-        }
-        backfill.sort_by(|a, b| a.scope.cmp(&b.scope));
-        out.push(RuleStatus {
-            rule: rule.id.clone(),
-            destination: bucket.to_owned(),
-            historical: rule.historical,
-            lag,
-            backfill,
-        });
-    }
-    Ok(out)
-}
-
-/// The backfill function: Timer trigger and manual invocations.
-pub async fn serve() -> Result<(), fc_runtime::Error> {
-    fc_runtime::run_with_init(|| async {
-        let replicator = Arc::new(Replicator::from_env().map_err(Error::into_function_error)?);
-        Ok(fc_runtime::service_fn(move |event: Event<BackfillEvent>| {
-            let replicator = replicator.clone();
-            async move {
-                let Event { payload, context } = event;
-                replicator.observe(&context);
-                if let Trigger::Timer { name, time } = &payload.trigger {
-                    tracing::info!(trigger = %name, time = %time, "backfill started by its timer");
-                }
-                run(&replicator, &payload.request, &context, None).await.map_err(Error::into_function_error)
-            }
-        }))
-    })
-    .await
 }

@@ -7,19 +7,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fc_runtime::Context;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use super::actions::{action, Action, Policy};
 use super::lister::{Lister, Range};
 use super::march::{march, Diff, Listed};
 use super::request::Mode;
 use super::state::{now_rfc3339, now_secs, short_hash, Acquire, Checkpoint, Counters, StateStore};
-use crate::app::Replicator;
 use crate::config::RuleAction;
 use crate::copy::{Engine, Hint};
-use crate::decide::Decision;
 use crate::error::Error;
+use crate::invocation::Invocation;
+use crate::lock::{into_inner, lock};
+use crate::outcome::{CopyOutcome, Decision};
+use crate::replicator::Replicator;
 use crate::retry::retry;
 
 /// What to pass over.
@@ -112,7 +114,7 @@ pub async fn run_scope(
     r: &Replicator,
     scope: &Scope,
     opts: Options<'_>,
-    context: &Context,
+    invocation: &Invocation,
 ) -> Result<ScopeReport, Error> {
     let started = Instant::now();
     let rule = &r.config.rules[scope.rule];
@@ -153,9 +155,9 @@ pub async fn run_scope(
             }
         }
     };
-    let engine = r.engine(scope.rule, context).await?;
-    let store = StateStore::new(r.targets[scope.rule].client.clone(), &rule.destination.name, &rule.id, &scope.id());
-    let run_id = format!("{}-{}", context.request_id, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let engine = r.engine(scope.rule, invocation).await?;
+    let store = StateStore::new(r.dest(scope.rule).clone(), &rule.destination.name, &rule.id, &scope.id());
+    let run_id = format!("{}-{}", invocation.request_id, &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let ttl = r.config.backfill.lease;
 
     // The lease: wait while another runner holds it (not for dry runs, which write nothing).
@@ -192,13 +194,9 @@ pub async fn run_scope(
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                let current = etag.lock().map(|e| e.clone()).unwrap_or_default();
+                let current = lock(&etag).clone();
                 match store.renew(&run_id, &current, ttl).await {
-                    Ok(Some(new)) => {
-                        if let Ok(mut e) = etag.lock() {
-                            *e = new;
-                        }
-                    }
+                    Ok(Some(new)) => *lock(&etag) = new,
                     Ok(None) => {
                         lost.store(true, std::sync::atomic::Ordering::SeqCst);
                         return;
@@ -215,7 +213,7 @@ pub async fn run_scope(
         task.abort();
     }
     if let Some(etag) = &lease {
-        let current = etag.lock().map(|e| e.clone()).unwrap_or_default();
+        let current = lock(etag).clone();
         if let Err(e) = store.release(&run_id, &current).await {
             tracing::warn!(error = %e, "releasing the backfill lease failed; it expires by itself");
         }
@@ -297,7 +295,7 @@ async fn pass(
     };
     let range = Range { prefix: scope.prefix.clone(), after, until: scope.upper.clone() };
     let page_size = r.config.backfill.page_size;
-    let mut sources = Lister::start(r.source.clone(), r.config.source.name.clone(), range.clone(), page_size);
+    let mut sources = Lister::start(engine.source.clone(), r.config.source.name.clone(), range.clone(), page_size);
     let mut replicas = Lister::start(engine.dest.clone(), rule.destination.name.clone(), range, page_size);
     let mut replica_buffer: Vec<Listed> = Vec::new();
     let mut replicas_done = false;
@@ -397,23 +395,6 @@ fn progress_of(rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters
     }
 }
 
-/// What to do about one difference.
-enum Act {
-    Count(Counters),
-    Copy {
-        key: String,
-        hint: Hint,
-        counted: Counters,
-    },
-    /// Same size, different ETag: the replica may record the source's ETag.
-    Compare {
-        source: Listed,
-    },
-    MirrorDelete {
-        key: String,
-    },
-}
-
 /// Acts on a page's differences, at most `concurrency` at a time; returns the counts.
 async fn act(
     r: &Replicator,
@@ -423,91 +404,32 @@ async fn act(
     since: Option<i64>,
     report: &mut ScopeReport,
 ) -> Counters {
-    let writes = !opts.dry_run && opts.mode != Mode::Verify;
-    let mirror_deletes = writes && opts.mirror && engine.rule.action == RuleAction::All;
-    let one = |f: fn(&mut Counters)| {
-        let mut c = Counters::default();
-        f(&mut c);
-        c
-    };
-    let acts: Vec<Act> = diffs
-        .into_iter()
-        .map(|d| match d {
-            Diff::Same(_) => Act::Count(one(|c| {
-                c.scanned += 1;
-                c.identical += 1
-            })),
-            Diff::Missing(s) if since.is_some_and(|t| s.modified.is_some_and(|m| m < t)) => {
-                Act::Count(one(|c| c.scanned += 1))
-            }
-            Diff::Missing(s) => {
-                let counted = one(|c| {
-                    c.scanned += 1;
-                    c.missing += 1
-                });
-                if writes {
-                    Act::Copy { hint: Hint { size: Some(s.size), etag: Some(s.etag) }, key: s.key, counted }
-                } else {
-                    Act::Count(counted)
-                }
-            }
-            Diff::Different { source, replica } if source.size == replica.size => Act::Compare { source },
-            Diff::Different { source, .. } => {
-                let counted = one(|c| {
-                    c.scanned += 1;
-                    c.different += 1
-                });
-                if writes && opts.mode == Mode::Changed {
-                    Act::Copy {
-                        hint: Hint { size: Some(source.size), etag: Some(source.etag) },
-                        key: source.key,
-                        counted,
-                    }
-                } else {
-                    Act::Count(counted)
-                }
-            }
-            Diff::Extra(d) => {
-                if mirror_deletes {
-                    Act::MirrorDelete { key: d.key }
-                } else {
-                    Act::Count(one(|c| c.extra += 1))
-                }
-            }
-        })
-        .collect();
-
+    let policy = Policy::new(opts.mode, opts.dry_run, opts.mirror, engine.rule.action == RuleAction::All, since);
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let left_alone: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let deadline = engine.deadline;
     let source_bucket = r.config.source.name.as_str();
-    let counts: Vec<Counters> = stream::iter(acts)
+    let counts: Vec<Counters> = stream::iter(diffs.into_iter().map(|d| action(d, &policy)))
         .map(|a| {
             let (failures, to_delete, left_alone) = (&failures, &to_delete, &left_alone);
             async move {
                 match a {
-                    Act::Count(c) => c,
-                    Act::Copy { key, hint, mut counted } => {
-                        let result =
-                            retry(&format!("backfilling {key}"), deadline, |_| engine.replicate(&key, &hint)).await;
-                        record_copy(&mut counted, &key, hint.size, result, failures);
+                    Action::Count(c) => c,
+                    Action::Copy { source, mut counted } => {
+                        let result = backfill_copy(engine, &source).await;
+                        record_copy(&mut counted, &source.key, Some(source.size), result, failures);
                         counted
                     }
-                    Act::Compare { source } => {
-                        let mut c = one(|c| c.scanned += 1);
+                    Action::Compare { source } => {
+                        let mut c = Counters { scanned: 1, ..Counters::default() };
                         match engine.head_replica(&source.key).await {
                             Ok(Some(replica)) if replica.source_etag.as_deref() == Some(source.etag.as_str()) => {
                                 c.identical += 1
                             }
                             Ok(_) => {
                                 c.different += 1;
-                                if writes && opts.mode == Mode::Changed {
-                                    let hint = Hint { size: Some(source.size), etag: Some(source.etag.clone()) };
-                                    let result = retry(&format!("backfilling {}", source.key), deadline, |_| {
-                                        engine.replicate(&source.key, &hint)
-                                    })
-                                    .await;
+                                if policy.writes && policy.mode == Mode::Changed {
+                                    let result = backfill_copy(engine, &source).await;
                                     record_copy(&mut c, &source.key, Some(source.size), result, failures);
                                 }
                             }
@@ -515,15 +437,13 @@ async fn act(
                         }
                         c
                     }
-                    Act::MirrorDelete { key } => {
-                        let mut c = one(|c| c.extra += 1);
+                    Action::MirrorDelete { key } => {
+                        let mut c = Counters { extra: 1, ..Counters::default() };
                         // Only objects crr wrote for this source; the source itself is
                         // checked just before the delete, below.
-                        match crate::delete::replica_now(engine, &key).await {
+                        match engine.replica_now(&key).await {
                             Ok(Some(replica)) if replica.replica_of.as_deref() == Some(source_bucket) => {
-                                if let Ok(mut d) = to_delete.lock() {
-                                    d.push(key);
-                                }
+                                lock(to_delete).push(key);
                             }
                             Ok(Some(other)) => {
                                 c.left_alone += 1;
@@ -532,10 +452,9 @@ async fn act(
                                     None => "not written by crr".to_owned(),
                                 };
                                 tracing::warn!(key = %key, why = %why, "mirror: leaving a destination object crr did not write for this source");
-                                if let Ok(mut l) = left_alone.lock() {
-                                    if l.len() < SHOWN_FAILURES {
-                                        l.push(format!("{key}: {why}"));
-                                    }
+                                let mut shown = lock(left_alone);
+                                if shown.len() < SHOWN_FAILURES {
+                                    shown.push(format!("{key}: {why}"));
                                 }
                             }
                             Ok(None) => {}
@@ -555,11 +474,11 @@ async fn act(
     }
 
     // Mirror mode: crr's replicas whose source is still gone now, in batch deletes.
-    let candidates = to_delete.into_inner().unwrap_or_default();
+    let candidates = into_inner(to_delete);
     if !candidates.is_empty() {
         let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
         let mut gone = Vec::with_capacity(candidates.len());
-        for (key, now) in r.sources_now(engine, &candidates).await {
+        for (key, now) in engine.source_view().sources_now(&candidates).await {
             match now {
                 Ok(None) => gone.push(key),
                 Ok(Some(_)) => tracing::info!(key = %key, "mirror: the key is back in the source; its replica stays"),
@@ -567,11 +486,11 @@ async fn act(
             }
         }
         let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
-        for (key, outcome) in r.delete_replicas(engine, &gone).await {
+        for (key, outcome) in engine.delete_replicas(&gone).await {
             match outcome {
                 Ok(None) => total.deleted += 1,
                 Ok(Some(copy)) => {
-                    if matches!(copy.decision, Decision::Copy | Decision::UpdateMetadata) {
+                    if copy.decision.wrote() {
                         total.copied += 1;
                         total.bytes += copy.bytes;
                     }
@@ -580,14 +499,20 @@ async fn act(
             }
         }
     }
-    let mut shown = left_alone.into_inner().unwrap_or_default();
+    let mut shown = into_inner(left_alone);
     shown.truncate(SHOWN_FAILURES.saturating_sub(report.left_alone_keys.len()));
     report.left_alone_keys.extend(shown);
-    let mut list = failures.into_inner().unwrap_or_default();
+    let mut list = into_inner(failures);
     let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
     list.truncate(room);
     report.failures.extend(list);
     total
+}
+
+/// Copies one listed source object under the retry policy.
+async fn backfill_copy(engine: &Engine<'_>, source: &Listed) -> Result<CopyOutcome, Error> {
+    let hint = Hint { size: Some(source.size), etag: Some(source.etag.clone()) };
+    retry(&format!("backfilling {}", source.key), engine.deadline, |_| engine.replicate(&source.key, &hint)).await
 }
 
 /// Counts a copy; `bytes` counts the object's size also when it was copied inside
@@ -596,7 +521,7 @@ fn record_copy(
     c: &mut Counters,
     key: &str,
     size: Option<u64>,
-    result: Result<crate::copy::CopyOutcome, Error>,
+    result: Result<CopyOutcome, Error>,
     failures: &Mutex<Vec<String>>,
 ) {
     match result {
@@ -624,10 +549,9 @@ fn record_copy(
 fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<String>>) {
     c.failed += 1;
     tracing::error!(key, error = %e, "backfill: failed");
-    if let Ok(mut f) = failures.lock() {
-        if f.len() < SHOWN_FAILURES {
-            f.push(format!("{key}: {e}"));
-        }
+    let mut shown = lock(failures);
+    if shown.len() < SHOWN_FAILURES {
+        shown.push(format!("{key}: {e}"));
     }
 }
 

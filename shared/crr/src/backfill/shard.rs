@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::request::ShardSpec;
 use super::run::Scope;
 use super::state::{short_hash, StateStore};
-use crate::app::Replicator;
-use crate::error::{Error, Failure};
+use crate::error::Error;
+use crate::invocation::Invocation;
+use crate::replicator::Replicator;
+use crate::store::List;
 
 /// Entries of the first level listed to place boundaries, at most.
 const PLAN_SAMPLE: usize = 100_000;
@@ -53,9 +55,9 @@ fn shard_scope(scope: &Scope, plan: &Plan, index: u32) -> Scope {
     }
 }
 
-async fn plan(r: &Replicator, scope: &Scope, count: u32, context: &fc_runtime::Context) -> Result<Plan, Error> {
+async fn plan(r: &Replicator, scope: &Scope, count: u32, invocation: &Invocation) -> Result<Plan, Error> {
     let rule = &r.config.rules[scope.rule];
-    let engine = r.engine(scope.rule, context).await?;
+    let engine = r.engine(scope.rule, invocation).await?;
     let store = StateStore::new(
         engine.dest.clone(),
         &rule.destination.name,
@@ -68,20 +70,17 @@ async fn plan(r: &Replicator, scope: &Scope, count: u32, context: &fc_runtime::C
     let mut entries = Vec::new();
     let mut token: Option<String> = None;
     loop {
+        let list =
+            List { prefix: &scope.prefix, delimiter: Some("/"), continuation: token.as_deref(), ..List::default() };
         let page = r
             .source
-            .list_objects_v2()
-            .bucket(&r.config.source.name)
-            .prefix(&scope.prefix)
-            .delimiter("/")
-            .set_continuation_token(token.take())
-            .send()
+            .list(&r.config.source.name, list)
             .await
-            .map_err(|e| Error::storage("listing", &r.config.source.name, &scope.prefix, Failure::from_sdk(&e)))?;
-        entries.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
-        entries.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        match page.next_continuation_token() {
-            Some(t) if page.is_truncated() == Some(true) && entries.len() < PLAN_SAMPLE => token = Some(t.to_owned()),
+            .map_err(|f| Error::storage("listing", &r.config.source.name, &scope.prefix, f))?;
+        entries.extend(page.prefixes);
+        entries.extend(page.objects.into_iter().map(|o| o.key));
+        match page.next {
+            Some(t) if entries.len() < PLAN_SAMPLE => token = Some(t),
             _ => break,
         }
     }
@@ -99,19 +98,14 @@ pub async fn all_shards(
     r: &Replicator,
     scope: &Scope,
     count: u32,
-    context: &fc_runtime::Context,
+    invocation: &Invocation,
 ) -> Result<Vec<Scope>, Error> {
-    let plan = plan(r, scope, count.min(256), context).await?;
+    let plan = plan(r, scope, count.min(256), invocation).await?;
     Ok((0..plan.count).map(|i| shard_scope(scope, &plan, i)).collect())
 }
 
-pub async fn shard_of(
-    r: &Replicator,
-    scope: &Scope,
-    spec: ShardSpec,
-    context: &fc_runtime::Context,
-) -> Result<Scope, Error> {
-    let plan = plan(r, scope, spec.count, context).await?;
+pub async fn shard_of(r: &Replicator, scope: &Scope, spec: ShardSpec, invocation: &Invocation) -> Result<Scope, Error> {
+    let plan = plan(r, scope, spec.count, invocation).await?;
     Ok(shard_scope(scope, &plan, spec.index))
 }
 

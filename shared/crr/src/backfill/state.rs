@@ -6,46 +6,15 @@
 //! The lease is taken with a conditional write (`If-None-Match: *` to create,
 //! `If-Match` to renew or take over an expired one) and read back to confirm.
 
-use std::ops::AddAssign;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 
+pub use super::counters::Counters;
+pub use crate::clock::{now_rfc3339, now_secs};
 use crate::error::{Error, Failure};
 use crate::object::{normalize_etag, RESERVED_PREFIX};
-
-/// What a run has counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Counters {
-    pub scanned: u64,
-    pub copied: u64,
-    pub identical: u64,
-    pub different: u64,
-    pub missing: u64,
-    pub extra: u64,
-    pub deleted: u64,
-    /// Mirror mode: destination-only objects kept because crr did not write them for this source.
-    pub left_alone: u64,
-    pub bytes: u64,
-    pub failed: u64,
-}
-
-impl AddAssign for Counters {
-    fn add_assign(&mut self, o: Counters) {
-        self.scanned += o.scanned;
-        self.copied += o.copied;
-        self.identical += o.identical;
-        self.different += o.different;
-        self.missing += o.missing;
-        self.extra += o.extra;
-        self.deleted += o.deleted;
-        self.left_alone += o.left_alone;
-        self.bytes += o.bytes;
-        self.failed += o.failed;
-    }
-}
+use crate::store::{Condition, Found, List, ObjectWrite, Store, Upload};
 
 /// Progress of one pass over one scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,20 +47,10 @@ pub struct Lease {
     pub expires: u64,
 }
 
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-pub fn now_rfc3339() -> String {
-    aws_smithy_types::DateTime::from(SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
 /// The state objects of one scope.
 #[derive(Clone)]
 pub struct StateStore {
-    client: aws_sdk_s3::Client,
+    store: Store,
     bucket: String,
     base: String,
 }
@@ -110,9 +69,9 @@ pub enum Acquire {
 }
 
 impl StateStore {
-    pub fn new(client: aws_sdk_s3::Client, bucket: &str, rule: &str, scope_id: &str) -> Self {
+    pub fn new(store: Store, bucket: &str, rule: &str, scope_id: &str) -> Self {
         StateStore {
-            client,
+            store,
             bucket: bucket.to_owned(),
             base: format!("{RESERVED_PREFIX}backfill/{}/{scope_id}/", sanitize(rule)),
         }
@@ -127,23 +86,14 @@ impl StateStore {
     }
 
     async fn read<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<(T, String)>, Error> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => {
-                let etag = normalize_etag(out.e_tag().unwrap_or_default());
-                let bytes = out.body.collect().await.map_err(|e| self.error("reading", key, e.to_string()))?;
-                let value = serde_json::from_slice(&bytes.into_bytes())
-                    .map_err(|e| self.error("reading", key, format!("not valid backfill state: {e}")))?;
-                Ok(Some((value, etag)))
-            }
-            Err(e) => {
-                let f = Failure::from_sdk(&e);
-                if f.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(self.storage_error("reading", key, f))
-                }
-            }
-        }
+        let Some((bytes, etag)) =
+            self.store.get_bytes(&self.bucket, key).await.found().map_err(|f| self.storage_error("reading", key, f))?
+        else {
+            return Ok(None);
+        };
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| self.error("reading", key, format!("not valid backfill state: {e}")))?;
+        Ok(Some((value, normalize_etag(&etag))))
     }
 
     /// Writes `value`; `condition`: `Some(None)` create only, `Some(Some(etag))` replace
@@ -155,28 +105,16 @@ impl StateStore {
         condition: Option<Option<&str>>,
     ) -> Result<Option<String>, Error> {
         let body = serde_json::to_vec_pretty(value).map_err(|e| self.error("writing", key, e.to_string()))?;
-        let mut put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body));
-        put = match condition {
-            Some(None) => put.if_none_match("*"),
-            Some(Some(etag)) => put.if_match(format!("\"{etag}\"")),
-            None => put,
+        let condition = match condition {
+            Some(None) => Condition::Absent,
+            Some(Some(etag)) => Condition::Matches(etag),
+            None => Condition::Always,
         };
-        match put.send().await {
-            Ok(out) => Ok(Some(normalize_etag(out.e_tag().unwrap_or_default()))),
-            Err(e) => {
-                let f = Failure::from_sdk(&e);
-                if f.status == Some(412) || f.code.as_deref() == Some("ConditionalRequestConflict") {
-                    Ok(None)
-                } else {
-                    Err(self.storage_error("writing", key, f))
-                }
-            }
+        let write = ObjectWrite { content_type: Some("application/json"), ..ObjectWrite::default() };
+        match self.store.put(&self.bucket, key, Upload::bytes(body), &write, condition).await {
+            Ok(etag) => Ok(Some(normalize_etag(&etag))),
+            Err(f) if f.status == Some(412) || f.code.as_deref() == Some("ConditionalRequestConflict") => Ok(None),
+            Err(f) => Err(self.storage_error("writing", key, f)),
         }
     }
 
@@ -226,30 +164,23 @@ impl StateStore {
     }
 
     /// The scope ids with state under a rule (shard plans left out).
-    pub async fn scope_ids(client: &aws_sdk_s3::Client, bucket: &str, rule: &str) -> Result<Vec<String>, Error> {
+    pub async fn scope_ids(store: &Store, bucket: &str, rule: &str) -> Result<Vec<String>, Error> {
         let base = format!("{RESERVED_PREFIX}backfill/{}/", sanitize(rule));
         let mut ids = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(&base)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| Error::storage("listing", bucket, &base, Failure::from_sdk(&e)))?;
-            for p in page.common_prefixes() {
-                if let Some(id) = p.prefix().and_then(|p| p.strip_prefix(&base)).map(|p| p.trim_end_matches('/')) {
+            let list = List { prefix: &base, delimiter: Some("/"), continuation: token.as_deref(), ..List::default() };
+            let page = store.list(bucket, list).await.map_err(|f| Error::storage("listing", bucket, &base, f))?;
+            for p in &page.prefixes {
+                if let Some(id) = p.strip_prefix(&base).map(|p| p.trim_end_matches('/')) {
                     if !id.starts_with("plan-") {
                         ids.push(id.to_owned());
                     }
                 }
             }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => break,
+            match page.next {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(ids)

@@ -1,0 +1,274 @@
+//! The copy engine: brings one replica in line with its source.
+//!
+//! Decide first ([`crate::decide`]), then act:
+//! * small objects: one GET streamed into one PUT ([`stream`]), with `Content-MD5`
+//!   when the source ETag is an MD5 so the destination rejects corrupted bytes;
+//! * multipart sources: the same part layout ([`plan`]), so the replica's multipart
+//!   ETag equals the source's; each part is a ranged GET streamed into `UploadPart`,
+//!   a bounded number at a time ([`multipart`]); nothing is buffered whole, and the
+//!   upload is aborted on any failure (no orphan parts);
+//! * large single-part sources: parallel parts of the configured size (the replica
+//!   records the source ETag, since its own cannot equal it);
+//! * same endpoint and the role may read the source: server-side copy ([`server_side`]),
+//!   no bytes through the function, held to the same ETag as a streamed copy;
+//! * metadata-only changes: a copy of the replica onto itself with new metadata ([`metadata`]).
+//!
+//! Every write is verified: byte count, and the MD5 computed while streaming
+//! against the source ETag and the ETag the destination returns.
+
+mod metadata;
+mod multipart;
+mod plan;
+mod server_side;
+mod stream;
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Instant;
+
+use crate::arn::RoleArn;
+use crate::config::{Bucket, CopySettings, Rule};
+use crate::decide::copy::{Plan, ServerSideKnown};
+use crate::decide::{content_decision, metadata_decision, needs_tags};
+use crate::error::{Error, Failure, Fault};
+use crate::object::{multipart_parts, ObjectState, Tags};
+use crate::outcome::{CopyOutcome, Decision, Method};
+use crate::store::{Body, Found, Read, Store};
+
+/// Objects up to this size (by the event's hint) are read with one GET while the
+/// replica is checked in parallel: one round trip instead of two.
+pub const SMALL_OBJECT: u64 = 8 * 1024 * 1024;
+
+/// What the engine learns about a destination while it works, kept for the
+/// instance's life: server-side copies are tried once, a role that may not read
+/// the source is not asked again, and a server whose part copies do not reproduce
+/// the source's multipart ETag is not asked to copy such objects again.
+#[derive(Debug, Default)]
+pub struct Learned {
+    server_side: AtomicU8,
+    part_copies_differ: AtomicBool,
+}
+
+impl Learned {
+    pub fn server_side(&self) -> ServerSideKnown {
+        match self.server_side.load(Ordering::Relaxed) {
+            1 => ServerSideKnown::Works,
+            2 => ServerSideKnown::Denied,
+            _ => ServerSideKnown::Untried,
+        }
+    }
+
+    fn set_server_side(&self, known: ServerSideKnown) {
+        let code = match known {
+            ServerSideKnown::Untried => 0,
+            ServerSideKnown::Works => 1,
+            ServerSideKnown::Denied => 2,
+        };
+        self.server_side.store(code, Ordering::Relaxed);
+    }
+
+    fn part_copies_differ(&self) -> bool {
+        self.part_copies_differ.load(Ordering::Relaxed)
+    }
+
+    fn set_part_copies_differ(&self) {
+        self.part_copies_differ.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the event said about the object, used only to choose how to read it.
+#[derive(Debug, Clone, Default)]
+pub struct Hint {
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+}
+
+/// One source bucket, one destination, and the stores that may touch them.
+pub struct Engine<'a> {
+    pub source: &'a Store,
+    pub source_bucket: &'a Bucket,
+    pub dest: &'a Store,
+    pub rule: &'a Rule,
+    pub role: &'a RoleArn,
+    pub settings: &'a CopySettings,
+    pub learned: &'a Learned,
+    pub deadline: Option<Instant>,
+}
+
+impl Engine<'_> {
+    pub(crate) fn dest_bucket(&self) -> &str {
+        &self.rule.destination.name
+    }
+
+    /// Brings the replica of `key` in line with the source's current state.
+    pub async fn replicate(&self, key: &str, hint: &Hint) -> Result<CopyOutcome, Error> {
+        let started = Instant::now();
+        let small = hint.size.is_some_and(|s| s <= SMALL_OBJECT)
+            && hint.etag.as_deref().is_none_or(|e| multipart_parts(e).is_none());
+        // Tags are needed to copy; fetch them alongside when counts are not reported.
+        let prefetch = !self.settings.tag_counts_reported;
+        let (source, replica, prefetched) = tokio::join!(self.open_source(key, small), self.head_replica(key), async {
+            if prefetch {
+                self.fetch_source_tags(key).await.ok()
+            } else {
+                None
+            }
+        });
+        let (source, body) = match source? {
+            Some((state, body)) => (Some(state), body),
+            None => (None, None),
+        };
+        let replica = replica?;
+        let mut decision = content_decision(source.as_ref(), replica.as_ref(), &self.rule.kms);
+        let finish = |decision, method, bytes| {
+            Ok(CopyOutcome { decision, method, bytes, ms: started.elapsed().as_millis() as u64 })
+        };
+        let (Some(source), Decision::Copy | Decision::Identical) = (source, decision) else {
+            return finish(decision, None, 0);
+        };
+
+        let tags = if let (Decision::Identical, Some(replica)) = (decision, &replica) {
+            let (source_tags, replica_tags) =
+                tokio::join!(self.source_tags(key, &source, prefetched), self.replica_tags(key, replica));
+            let source_tags = source_tags?;
+            decision = metadata_decision(&source, replica, &source_tags, &replica_tags?);
+            source_tags
+        } else {
+            self.source_tags(key, &source, prefetched).await?
+        };
+
+        match decision {
+            Decision::Copy => {
+                let (method, bytes) = self.copy(key, &source, &tags, body).await?;
+                finish(decision, Some(method), bytes)
+            }
+            Decision::UpdateMetadata => {
+                drop(body);
+                let method = self.update_metadata(key, &source, &tags, replica.as_ref()).await?;
+                let bytes = if method == Method::MetadataOnly { 0 } else { source.size };
+                finish(decision, Some(method), bytes)
+            }
+            other => finish(other, None, 0),
+        }
+    }
+
+    /// The source's state, with its body when it was read with one GET.
+    async fn open_source(&self, key: &str, with_body: bool) -> Result<Option<(ObjectState, Option<Body>)>, Error> {
+        let bucket = &self.source_bucket.name;
+        let found = if with_body {
+            self.source.get(bucket, key, Read::default()).await.map(|(state, body)| (state, Some(body))).found()
+        } else {
+            self.source.head(bucket, key, Read::default()).await.map(|state| (state, None)).found()
+        };
+        found.map_err(|f| self.source_error("reading", key, f))
+    }
+
+    /// The replica's state, `None` if there is none.
+    pub async fn head_replica(&self, key: &str) -> Result<Option<ObjectState>, Error> {
+        self.dest
+            .head(self.dest_bucket(), key, Read::default())
+            .await
+            .found()
+            .map_err(|f| self.dest_error("checking the replica of", key, f))
+    }
+
+    async fn source_tags(&self, key: &str, state: &ObjectState, prefetched: Option<Tags>) -> Result<Tags, Error> {
+        if !needs_tags(state, self.settings.tag_counts_reported) {
+            return Ok(Tags::new());
+        }
+        match prefetched {
+            Some(tags) => Ok(tags),
+            None => self.fetch_source_tags(key).await,
+        }
+    }
+
+    async fn fetch_source_tags(&self, key: &str) -> Result<Tags, Error> {
+        self.source
+            .tags(&self.source_bucket.name, key)
+            .await
+            .map_err(|f| self.source_error("reading the tags of", key, f))
+    }
+
+    async fn replica_tags(&self, key: &str, state: &ObjectState) -> Result<Tags, Error> {
+        if !needs_tags(state, self.settings.tag_counts_reported) {
+            return Ok(Tags::new());
+        }
+        self.dest.tags(self.dest_bucket(), key).await.map_err(|f| self.dest_error("reading the tags of", key, f))
+    }
+
+    /// Copies content and metadata; returns how, and the bytes that went through us.
+    async fn copy(
+        &self,
+        key: &str,
+        source: &ObjectState,
+        tags: &Tags,
+        body: Option<Body>,
+    ) -> Result<(Method, u64), Error> {
+        let plan = self.plan(key, source).await?;
+        if let Some(method) = self.try_server_side(key, source, tags, &plan).await? {
+            return Ok((method, 0));
+        }
+        match plan {
+            Plan::Single => Ok((Method::Stream, self.put_single(key, source, tags, body).await?)),
+            Plan::Multipart { layout, reproduces } => {
+                drop(body);
+                Ok((Method::Multipart, self.put_multipart(key, source, tags, &layout, reproduces).await?))
+            }
+        }
+    }
+
+    fn verify(&self, key: &str, ok: bool, detail: impl FnOnce() -> String) -> Result<(), Error> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Verify { bucket: self.dest_bucket().to_owned(), key: key.to_owned(), detail: detail() })
+        }
+    }
+
+    pub fn source_error(&self, op: &'static str, key: &str, f: Failure) -> Error {
+        source_error(self.source_bucket, op, key, f)
+    }
+
+    pub fn dest_error(&self, op: &'static str, key: &str, f: Failure) -> Error {
+        let bucket = self.dest_bucket();
+        let hint = if f.is_access_denied() {
+            format!(
+                "; role {} is not allowed this on {bucket}: grant it s3:PutObject, s3:GetObject and the tagging and multipart actions on {bucket}/* (see `crr policy generate`)",
+                self.role
+            )
+        } else if f.code.as_deref() == Some("NoSuchBucket") {
+            format!("; destination bucket {bucket} does not exist at the configured endpoint (CRR_DEST_BUCKET / CRR_DEST_ENDPOINT)")
+        } else {
+            String::new()
+        };
+        storage_error(op, bucket, key, f, hint)
+    }
+}
+
+/// A failure reading the source, with the fix for the usual causes.
+pub fn source_error(source: &Bucket, op: &'static str, key: &str, f: Failure) -> Error {
+    let bucket = &source.name;
+    let hint = if f.is_access_denied() {
+        format!("; the function's own identity needs read access (s3:GetObject, s3:GetObjectTagging) on {bucket}/*")
+    } else if f.code.as_deref() == Some("NoSuchBucket") {
+        format!("; source bucket {bucket} does not exist at the configured endpoint (CRR_SOURCE_BUCKET / CRR_SOURCE_ENDPOINT)")
+    } else if f.status == Some(412) {
+        "; the source changed while it was being copied, the copy will start over".to_owned()
+    } else {
+        String::new()
+    };
+    storage_error(op, bucket, key, f, hint)
+}
+
+fn storage_error(op: &'static str, bucket: &str, key: &str, f: Failure, hint: String) -> Error {
+    // A changed source (412) or corrupted transfer (BadDigest) is worth another try.
+    let fault =
+        if f.status == Some(412) || f.code.as_deref() == Some("BadDigest") { Fault::Transient } else { f.fault };
+    Error::Storage {
+        op,
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        fault,
+        code: f.code,
+        detail: format!("{}{hint}", f.message),
+    }
+}

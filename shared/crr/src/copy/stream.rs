@@ -1,0 +1,52 @@
+//! A single-part copy: the source's bytes streamed through the function into one
+//! PUT, hashed on the way and verified against the source's and the replica's ETags.
+
+use super::Engine;
+use crate::error::Error;
+use crate::object::{hex, normalize_etag, ObjectState, Tags};
+use crate::store::{hashing, Body, Condition, Read, Upload};
+
+impl Engine<'_> {
+    /// Streams a single-part object from the source into the destination.
+    pub(super) async fn put_single(
+        &self,
+        key: &str,
+        source: &ObjectState,
+        tags: &Tags,
+        body: Option<Body>,
+    ) -> Result<u64, Error> {
+        let body = match body {
+            Some(b) => b,
+            None => {
+                let read = Read { if_match: Some(&source.etag), ..Read::default() };
+                self.source
+                    .get(&self.source_bucket.name, key, read)
+                    .await
+                    .map_err(|f| self.source_error("reading", key, f))?
+                    .1
+            }
+        };
+        let (body, digest) = hashing(body);
+        let upload = Upload { body, len: source.size, content_md5: source.content_md5() };
+        let write = self.replica_write(source, tags, self.whole_keeps_etag(source));
+        let etag = self
+            .dest
+            .put(self.dest_bucket(), key, upload, &write, Condition::Always)
+            .await
+            .map_err(|f| self.dest_error("writing", key, f))?;
+        let (md5, bytes) = digest.finish();
+        self.verify(key, bytes == source.size, || format!("{bytes} bytes read, the source has {}", source.size))?;
+        if let Some(expected) = source.content_md5() {
+            self.verify(key, md5 == expected, || {
+                format!("content MD5 {} differs from the source ETag {}", hex(&md5), source.etag)
+            })?;
+        }
+        if !self.replica_is_kms(source) {
+            let written = normalize_etag(&etag);
+            self.verify(key, written == hex(&md5), || {
+                format!("the destination reports ETag {written} for content with MD5 {}", hex(&md5))
+            })?;
+        }
+        Ok(bytes)
+    }
+}

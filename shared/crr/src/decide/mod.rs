@@ -1,0 +1,19 @@
+//! Every decision replication makes, as pure functions with table tests: the
+//! shells around them only fetch what a decision needs and act on its answer.
+//!
+//! * [`triage`]: which records a function handles at all;
+//! * [`content`]: what one object needs, from the source's and the replica's state;
+//! * [`copy`]: how the bytes move (part layout, server-side or streamed);
+//! * [`delete`]: whether a delete may remove a replica.
+//!
+//! The backfill's own decision (a listing difference to an action) is
+//! `backfill::actions`, next to the merge join it follows.
+
+pub mod content;
+pub mod copy;
+pub mod delete;
+pub mod triage;
+
+pub use content::{content_decision, metadata_decision, needs_tags};
+pub use delete::{rule_decision, state_decision, version_decision};
+pub use triage::{triage, EventFunction, Triage};

@@ -1,0 +1,122 @@
+//! Removing replicas, where replication loses data if it is careless: batch
+//! deletes under the retry policy (the whole request after a transient fault,
+//! then just the keys the destination refused with one), and a last look at the
+//! source afterwards, so a key re-created meanwhile gets its replica straight back.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::copy::{Engine, Hint};
+use crate::error::{Error, Fault};
+use crate::lock::{into_inner, lock};
+use crate::outcome::CopyOutcome;
+use crate::retry::retry;
+
+/// Keys per DeleteObjects request: the S3 and OSS limit.
+pub const MAX_BATCH_DELETE: usize = 1000;
+
+impl Engine<'_> {
+    /// Deletes `keys` from the rule's destination in batch requests under the retry
+    /// policy, then checks the source once more: a key re-created meanwhile gets its
+    /// replica back at once. Per key: `Ok(None)` deleted, `Ok(Some(copy))` back in
+    /// the source and replicated again, or why it failed.
+    pub async fn delete_replicas(&self, keys: &[&str]) -> Vec<(String, Result<Option<CopyOutcome>, Error>)> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut deleted: Vec<&str> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_DELETE) {
+            let mut refused: HashMap<String, Error> = self.delete_many_retried(chunk).await.into_iter().collect();
+            for key in chunk {
+                match refused.remove(*key) {
+                    Some(e) => out.push((key.to_string(), Err(e))),
+                    None => deleted.push(key),
+                }
+            }
+        }
+
+        // The re-creation race: a key that is back in the source gets its replica back.
+        for (key, now) in self.source_view().sources_now(&deleted).await {
+            let outcome = match now {
+                Ok(None) => Ok(None),
+                Ok(Some(s)) => {
+                    tracing::info!(key = %key, "the key was re-created while its replica was deleted; restoring the replica");
+                    self.ensure_replica(&key, &Hint { size: Some(s.size), etag: Some(s.etag) }).await.map(Some)
+                }
+                Err(e) => Err(e),
+            };
+            out.push((key, outcome));
+        }
+        out
+    }
+
+    /// Replicates `key` under the retry policy.
+    pub async fn ensure_replica(&self, key: &str, hint: &Hint) -> Result<CopyOutcome, Error> {
+        retry(&format!("replicating {key}"), self.deadline, |_| self.replicate(key, hint)).await
+    }
+
+    /// One batch delete under the retry policy: the whole request again after a
+    /// transient fault, and again for just the keys the destination refused with one
+    /// (SlowDown, InternalError, ServiceUnavailable). Returns the keys still refused, with why.
+    async fn delete_many_retried(&self, keys: &[&str]) -> Vec<(String, Error)> {
+        let pending: Mutex<Vec<&str>> = Mutex::new(keys.to_vec());
+        // Refused for good, and refused transiently by the latest request.
+        let refused: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
+        let latest: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
+        let (p, r, l) = (&pending, &refused, &latest);
+        let outcome = retry(&format!("deleting {} replicas", keys.len()), self.deadline, move |_| async move {
+            let now: Vec<&str> = lock(p).clone();
+            lock(l).clear();
+            let failures = self.delete_many(&now).await?;
+            let (transient, permanent): (Vec<_>, Vec<_>) =
+                failures.into_iter().partition(|(_, e)| e.fault() == Fault::Transient);
+            lock(r).extend(permanent);
+            *lock(p) = now.into_iter().filter(|k| transient.iter().any(|(t, _)| t == k)).collect();
+            let first = transient.first().map(|(_, e)| e.clone());
+            *lock(l) = transient;
+            match first {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
+        .await;
+        let mut refused = into_inner(refused);
+        if let Err(e) = outcome {
+            let latest = into_inner(latest);
+            if latest.is_empty() {
+                // The request itself failed: so did every key it carried.
+                let pending = into_inner(pending);
+                refused.extend(pending.into_iter().map(|k| (k.to_owned(), e.clone())));
+            } else {
+                refused.extend(latest);
+            }
+        }
+        refused
+    }
+
+    /// One DeleteObjects request; returns the keys the destination refused, with why.
+    async fn delete_many(&self, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
+        let bucket = self.dest_bucket();
+        let refusals = self
+            .dest
+            .delete_many(bucket, keys)
+            .await
+            .map_err(|f| self.dest_error("deleting replicas in", keys.first().copied().unwrap_or(""), f))?;
+        Ok(refusals
+            .into_iter()
+            .map(|refusal| {
+                let fault = match refusal.code.as_deref() {
+                    Some("InternalError" | "SlowDown" | "ServiceUnavailable") => Fault::Transient,
+                    _ => Fault::Permanent,
+                };
+                let e = Error::Storage {
+                    op: "deleting",
+                    bucket: bucket.to_owned(),
+                    key: refusal.key.clone(),
+                    fault,
+                    code: refusal.code,
+                    detail: refusal.message,
+                };
+                (refusal.key, e)
+            })
+            .collect())
+    }
+}
