@@ -77,8 +77,61 @@ mod tests {
             .collect()
     }
 
+    /// What the march says with the sides swapped: missing and extra trade places.
+    fn swapped(line: &str) -> String {
+        match line.split_once(' ') {
+            Some(("missing", k)) => format!("extra {k}"),
+            Some(("extra", k)) => format!("missing {k}"),
+            _ => line.to_owned(),
+        }
+    }
+
+    struct Row {
+        what: &'static str,
+        source: Vec<Listed>,
+        dest: Vec<Listed>,
+        want: Vec<&'static str>,
+    }
+
     #[test]
-    fn every_case_in_one_page() {
+    fn whole_listings_with_sides_swapped() {
+        let rows = [
+            Row {
+                what: "every case at once",
+                source: vec![l("a", 1, "x"), l("b", 1, "x"), l("c", 2, "y"), l("e", 1, "x")],
+                dest: vec![l("a", 1, "x"), l("b", 1, "z"), l("d", 1, "x"), l("e", 9, "x"), l("f", 1, "x")],
+                want: vec!["same a", "different b", "missing c", "extra d", "different e", "extra f"],
+            },
+            Row { what: "both empty", source: vec![], dest: vec![], want: vec![] },
+            Row { what: "an empty destination", source: vec![l("a", 1, "x")], dest: vec![], want: vec!["missing a"] },
+            Row {
+                what: "identical",
+                source: vec![l("a", 1, "x"), l("b", 2, "y")],
+                dest: vec![l("a", 1, "x"), l("b", 2, "y")],
+                want: vec!["same a", "same b"],
+            },
+            Row {
+                what: "interleaved keys",
+                source: vec![l("a", 1, "x"), l("c", 1, "x"), l("e", 1, "x")],
+                dest: vec![l("b", 1, "x"), l("d", 1, "x"), l("f", 1, "x")],
+                want: vec!["missing a", "extra b", "missing c", "extra d", "missing e", "extra f"],
+            },
+        ];
+        for row in rows {
+            let mut dest = row.dest.clone();
+            let diffs = march(&row.source, &mut dest, true);
+            assert_eq!(keys(&diffs), row.want, "{}", row.what);
+            assert!(dest.is_empty(), "{}: everything taken through the end", row.what);
+
+            let mut source = row.source.clone();
+            let back = march(&row.dest, &mut source, true);
+            let want: Vec<String> = row.want.iter().map(|w| swapped(w)).collect();
+            assert_eq!(keys(&back), want, "{} (sides swapped)", row.what);
+        }
+    }
+
+    #[test]
+    fn destination_keys_past_the_page_wait_for_the_next() {
         let src = vec![l("a", 1, "x"), l("b", 1, "x"), l("c", 2, "y"), l("e", 1, "x")];
         let mut dst = vec![l("a", 1, "x"), l("b", 1, "z"), l("d", 1, "x"), l("e", 9, "x"), l("f", 1, "x")];
         let diffs = march(&src, &mut dst, false);
@@ -96,14 +149,6 @@ mod tests {
         assert_eq!(keys(&first), ["same a", "missing b"]);
         let second = march(&[l("c", 1, "x")], &mut dst, true);
         assert_eq!(keys(&second), ["same c", "extra d"]);
-    }
-
-    #[test]
-    fn empty_sides() {
-        let mut dst = Vec::new();
-        assert_eq!(keys(&march(&[l("a", 1, "x")], &mut dst, true)), ["missing a"]);
-        let mut dst = vec![l("a", 1, "x")];
-        assert_eq!(keys(&march(&[], &mut dst, true)), ["extra a"]);
     }
 
     #[test]
