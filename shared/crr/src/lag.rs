@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_rfc3339;
 use crate::error::Error;
+use crate::lock::lock;
 use crate::object::RESERVED_PREFIX;
 use crate::store::{Condition, Found, ObjectWrite, Store, Upload};
 
@@ -87,7 +88,7 @@ impl LagTracker {
     }
 
     pub fn record(&self, rule: usize, key: &str, lag_ms: u64) {
-        let Ok(mut rules) = self.rules.lock() else { return };
+        let mut rules = lock(&self.rules);
         let Some(r) = rules.get_mut(rule) else { return };
         if r.recent.len() == WINDOW {
             r.recent.pop_front();
@@ -101,11 +102,11 @@ impl LagTracker {
     /// The summaries to write now: rules with new copies, if the last write was
     /// long enough ago (the first copies of an instance are written at once).
     pub fn due(&self, rule_ids: &[&str]) -> Vec<(usize, LagSummary)> {
-        let Ok(mut last) = self.last_flush.lock() else { return Vec::new() };
+        let mut last = lock(&self.last_flush);
         if last.is_some_and(|t| t.elapsed() < FLUSH_EVERY) {
             return Vec::new();
         }
-        let Ok(mut rules) = self.rules.lock() else { return Vec::new() };
+        let mut rules = lock(&self.rules);
         let mut out = Vec::new();
         for (i, r) in rules.iter_mut().enumerate() {
             let Some((key, lag, at)) = r.last.clone().filter(|_| r.dirty) else { continue };

@@ -12,6 +12,12 @@ use crate::lock::{into_inner, lock};
 use crate::outcome::CopyOutcome;
 use crate::retry::retry;
 
+/// A key the destination refused to delete, with why.
+struct Refused {
+    key: String,
+    error: Error,
+}
+
 /// Keys per DeleteObjects request: the S3 and OSS limit.
 pub const MAX_BATCH_DELETE: usize = 1000;
 
@@ -24,7 +30,8 @@ impl Engine<'_> {
         let mut out = Vec::with_capacity(keys.len());
         let mut deleted: Vec<&str> = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_BATCH_DELETE) {
-            let mut refused: HashMap<String, Error> = self.delete_many_retried(chunk).await.into_iter().collect();
+            let mut refused: HashMap<String, Error> =
+                self.delete_many_retried(chunk).await.into_iter().map(|r| (r.key, r.error)).collect();
             for key in chunk {
                 match refused.remove(*key) {
                     Some(e) => out.push((key.to_string(), Err(e))),
@@ -56,21 +63,21 @@ impl Engine<'_> {
     /// One batch delete under the retry policy: the whole request again after a
     /// transient fault, and again for just the keys the destination refused with one
     /// (SlowDown, InternalError, ServiceUnavailable). Returns the keys still refused, with why.
-    async fn delete_many_retried(&self, keys: &[&str]) -> Vec<(String, Error)> {
+    async fn delete_many_retried(&self, keys: &[&str]) -> Vec<Refused> {
         let pending: Mutex<Vec<&str>> = Mutex::new(keys.to_vec());
         // Refused for good, and refused transiently by the latest request.
-        let refused: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
-        let latest: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
+        let refused: Mutex<Vec<Refused>> = Mutex::new(Vec::new());
+        let latest: Mutex<Vec<Refused>> = Mutex::new(Vec::new());
         let (p, r, l) = (&pending, &refused, &latest);
         let outcome = retry(&format!("deleting {} replicas", keys.len()), self.deadline, move |_| async move {
             let now: Vec<&str> = lock(p).clone();
             lock(l).clear();
             let failures = self.delete_many(&now).await?;
             let (transient, permanent): (Vec<_>, Vec<_>) =
-                failures.into_iter().partition(|(_, e)| e.fault() == Fault::Transient);
+                failures.into_iter().partition(|r| r.error.fault() == Fault::Transient);
             lock(r).extend(permanent);
-            *lock(p) = now.into_iter().filter(|k| transient.iter().any(|(t, _)| t == k)).collect();
-            let first = transient.first().map(|(_, e)| e.clone());
+            *lock(p) = now.into_iter().filter(|k| transient.iter().any(|r| r.key == *k)).collect();
+            let first = transient.first().map(|r| r.error.clone());
             *lock(l) = transient;
             match first {
                 Some(e) => Err(e),
@@ -84,7 +91,7 @@ impl Engine<'_> {
             if latest.is_empty() {
                 // The request itself failed: so did every key it carried.
                 let pending = into_inner(pending);
-                refused.extend(pending.into_iter().map(|k| (k.to_owned(), e.clone())));
+                refused.extend(pending.into_iter().map(|k| Refused { key: k.to_owned(), error: e.clone() }));
             } else {
                 refused.extend(latest);
             }
@@ -93,7 +100,7 @@ impl Engine<'_> {
     }
 
     /// One DeleteObjects request; returns the keys the destination refused, with why.
-    async fn delete_many(&self, keys: &[&str]) -> Result<Vec<(String, Error)>, Error> {
+    async fn delete_many(&self, keys: &[&str]) -> Result<Vec<Refused>, Error> {
         let bucket = self.dest_bucket();
         let refusals = self
             .dest
@@ -107,7 +114,7 @@ impl Engine<'_> {
                     Some("InternalError" | "SlowDown" | "ServiceUnavailable") => Fault::Transient,
                     _ => Fault::Permanent,
                 };
-                let e = Error::Storage {
+                let error = Error::Storage {
                     op: "deleting",
                     bucket: bucket.to_owned(),
                     key: refusal.key.clone(),
@@ -115,7 +122,7 @@ impl Engine<'_> {
                     code: refusal.code,
                     detail: refusal.message,
                 };
-                (refusal.key, e)
+                Refused { key: refusal.key, error }
             })
             .collect())
     }

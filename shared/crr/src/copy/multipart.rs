@@ -52,10 +52,7 @@ impl Engine<'_> {
                 guard.disarm();
                 Ok(etag)
             }
-            Err(f) => {
-                guard.abort().await;
-                Err(self.dest_error("completing the multipart upload of", key, f))
-            }
+            Err(f) => guard.fail(self.dest_error("completing the multipart upload of", key, f)).await,
         }
     }
 
@@ -87,21 +84,16 @@ impl Engine<'_> {
             .await;
         let mut parts = match parts {
             Ok(p) => p,
-            Err(e) => {
-                guard.abort().await;
-                return Err(e);
-            }
+            Err(e) => return guard.fail(e).await,
         };
         parts.sort_by_key(|p| p.number);
         let md5s: Vec<[u8; 16]> = parts.iter().map(|p| p.md5).collect();
         let composite = multipart_etag(&md5s);
         if reproduces && !source.is_kms() && composite != source.etag {
-            guard.abort().await;
-            return Err(Error::Verify {
-                bucket: self.dest_bucket().to_owned(),
-                key: key.to_owned(),
-                detail: format!("the parts read hash to {composite}, the source ETag is {}", source.etag),
-            });
+            let detail = format!("the parts read hash to {composite}, the source ETag is {}", source.etag);
+            return guard
+                .fail(Error::Verify { bucket: self.dest_bucket().to_owned(), key: key.to_owned(), detail })
+                .await;
         }
         let completed: Vec<UploadedPart> =
             parts.into_iter().map(|p| UploadedPart { number: p.number, etag: p.etag }).collect();
@@ -179,6 +171,12 @@ impl AbortGuard {
         if let Err(f) = self.store.abort_upload(&self.bucket, &self.key, &self.upload_id).await {
             tracing::warn!(bucket = %self.bucket, key = %self.key, error = %f.message, "aborting the multipart upload failed; a lifecycle rule for incomplete uploads will clean it up");
         }
+    }
+
+    /// Aborts the upload and fails with `error`.
+    pub(super) async fn fail<T>(&mut self, error: Error) -> Result<T, Error> {
+        self.abort().await;
+        Err(error)
     }
 
     fn disarm(&mut self) {

@@ -149,10 +149,7 @@ impl Engine<'_> {
             .await;
         let mut parts = match parts {
             Ok(p) => p,
-            Err(e) => {
-                guard.abort().await;
-                return Err(e);
-            }
+            Err(e) => return guard.fail(e).await,
         };
         parts.sort_by_key(|p| p.number);
         if keeps_etag {
@@ -161,22 +158,23 @@ impl Engine<'_> {
             let md5s: Option<Vec<[u8; 16]>> = parts.iter().map(|p| md5_from_hex(&normalize_etag(&p.etag))).collect();
             let composite = md5s.map(|m| multipart_etag(&m));
             if composite.as_deref() != Some(source.etag.as_str()) {
-                guard.abort().await;
                 let reported: Vec<String> = parts.iter().take(3).map(|p| normalize_etag(&p.etag)).collect();
-                return Err(Error::Verify {
-                    bucket: self.dest_bucket().to_owned(),
-                    key: key.to_owned(),
-                    detail: format!(
-                        "the server-side part copies report ETags {}{} ({}), the source ETag is {}",
-                        reported.join(", "),
-                        if parts.len() > 3 { ", ..." } else { "" },
-                        match &composite {
-                            Some(c) => format!("hashing to {c}"),
-                            None => "not the parts' MD5s".to_owned(),
-                        },
-                        source.etag
-                    ),
-                });
+                return guard
+                    .fail(Error::Verify {
+                        bucket: self.dest_bucket().to_owned(),
+                        key: key.to_owned(),
+                        detail: format!(
+                            "the server-side part copies report ETags {}{} ({}), the source ETag is {}",
+                            reported.join(", "),
+                            if parts.len() > 3 { ", ..." } else { "" },
+                            match &composite {
+                                Some(c) => format!("hashing to {c}"),
+                                None => "not the parts' MD5s".to_owned(),
+                            },
+                            source.etag
+                        ),
+                    })
+                    .await;
             }
         }
         let etag = self.complete_multipart(key, &upload_id, &parts, &mut guard).await?;
