@@ -19,6 +19,7 @@ use super::parameters::Platform;
 use super::processes::Running;
 use crate::cron::Schedule;
 use crate::dev::{PlatformIdentity, Pump, PumpConfig, QueueMessage, Routes};
+use crate::lock::lock;
 use crate::route::Router;
 use crate::template::{Stack, Trigger};
 
@@ -79,12 +80,12 @@ impl Dispatcher {
     }
 
     fn touch(&self) {
-        *self.last_activity.lock().unwrap() = Instant::now();
+        *lock(&self.last_activity) = Instant::now();
     }
 
     /// No message arrived and no invocation ran for `idle`, and none runs now.
     pub(super) fn idle_for(&self, idle: Duration) -> bool {
-        let quiet = self.last_activity.lock().unwrap().elapsed();
+        let quiet = lock(&self.last_activity).elapsed();
         quiet >= idle && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
@@ -151,14 +152,14 @@ impl Dispatcher {
     /// after the retries as Function Compute would.
     async fn settle(&self, pump: &Pump, message: &QueueMessage, delivered: bool) {
         if delivered {
-            self.attempts.lock().unwrap().remove(&message.body);
+            lock(&self.attempts).remove(&message.body);
             if let Err(e) = pump.ack(message).await {
                 eprintln!("warning: {e}");
             }
             return;
         }
         let attempts = {
-            let mut map = self.attempts.lock().unwrap();
+            let mut map = lock(&self.attempts);
             let n = map.entry(message.body.clone()).or_insert(0);
             *n += 1;
             *n
@@ -168,7 +169,7 @@ impl Dispatcher {
             println!(
                 "gave up message after {attempts} deliveries (Function Compute would send it to the failure destination)"
             );
-            self.attempts.lock().unwrap().remove(&message.body);
+            lock(&self.attempts).remove(&message.body);
             let _ = pump.ack(message).await;
         } else {
             pump.retry_soon(message).await;
