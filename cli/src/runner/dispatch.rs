@@ -19,7 +19,7 @@ use super::parameters::Platform;
 use super::processes::Running;
 use crate::cron::Schedule;
 use crate::dev::{PlatformIdentity, Pump, PumpConfig, QueueMessage, Routes};
-use crate::lock::lock;
+use crr::lock::lock;
 use crate::route::Router;
 use crate::template::{Stack, Trigger};
 
