@@ -186,7 +186,11 @@ class Handler(BaseHTTPRequestHandler):
         if e.code in ("NoSuchBucket",) and self.bucket_name:
             extra.append(("BucketName", self.bucket_name))
         e.extra = extra
-        r = Response(e.status, headers, error_xml(e, self.request_id, self.host_id))
+        body = error_xml(e, self.request_id, self.host_id)
+        if self.command == "HEAD" and e.status != 304:
+            # A HEAD answer has no body: OSS sends the error XML base64-encoded in x-oss-err.
+            headers["x-oss-err"] = base64.b64encode(body).decode()
+        r = Response(e.status, headers, body)
         r.code = e.code
         return r
 
@@ -850,7 +854,8 @@ class Handler(BaseHTTPRequestHandler):
             v = self.new_version(body, "Normal", meta)
         with self.server.store.lock:
             v = self.commit(b, self.key, v)
-        headers = {"Content-Type": "application/xml", "x-oss-hash-crc64ecma": str(v["crc64"]), **self.version_headers(b, v)}
+        headers = {"Content-Type": "application/xml", "ETag": quoted(v["etag"]), "x-oss-hash-crc64ecma": str(v["crc64"]),
+                   **self.version_headers(b, v)}
         if src_bucket.meta.get("versioning"):
             headers["x-oss-copy-source-version-id"] = src_v["version_id"]
         body_xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult>{xml_text("ETag", quoted(v["etag"]))}'
@@ -939,7 +944,12 @@ class Handler(BaseHTTPRequestHandler):
         if v["object_type"] != "Symlink":
             raise OssError("InvalidArgument", "The object is not a symlink.", status=400,
                            extra=[("ArgumentName", "symlink")])
-        h = {"x-oss-symlink-target": quote(v["symlink_target"], safe=""), "ETag": quoted(v["etag"]),
+        # The target as stored (oss2 sends it percent-encoded and decodes the answer; the v2 SDK
+        # sends and reads it as is): plain when it is printable ASCII, else percent-encoded.
+        target = v["symlink_target"]
+        if not (target.isascii() and target.isprintable()) or "%" in target:
+            target = quote(target, safe="/")
+        h = {"x-oss-symlink-target": target, "ETag": quoted(v["etag"]),
              "Last-Modified": http_date(v["last_modified"]), **self.version_headers(b, v)}
         for name, value in v["user_meta"].items():
             h[f"x-oss-meta-{name}"] = value
@@ -1102,7 +1112,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise OssError("NoSuchUpload", extra=[("UploadId", upload_id)])
             part = self.store_part(b, upload_id, n, body)
             up["parts"][n] = part
-        headers = {"Content-Type": "application/xml", "x-oss-hash-crc64ecma": str(part["crc64"])}
+        headers = {"Content-Type": "application/xml", "ETag": quoted(part["etag"]), "x-oss-hash-crc64ecma": str(part["crc64"])}
         if src_bucket.meta.get("versioning"):
             headers["x-oss-copy-source-version-id"] = src_v["version_id"]
         xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult>{xml_text("LastModified", iso_date(part["last_modified"]))}'
