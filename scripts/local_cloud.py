@@ -414,13 +414,19 @@ def provision(setup, admins):
     )
     # The seed's replication role lives in the source account; moto holds it so the local
     # Alibaba STS can issue its sessions (its OSS permissions are in the RAM registry).
-    src_trust = {
+    # moto checks a same-account trust policy and does not read "<account>:root" there, so
+    # the trust names the function user and the account's admin.
+    src_trust = json.dumps({
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SRC_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    ensure(lambda: iams.create_role(RoleName=n["oss_role"], AssumeRolePolicyDocument=json.dumps(src_trust)), "EntityAlreadyExists")
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": [f"arn:aws:iam::{SRC_ACCOUNT}:user/{n['function_user']}",
+                                  f"arn:aws:iam::{SRC_ACCOUNT}:user/crr-admin"]},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+    ensure(lambda: iams.create_role(RoleName=n["oss_role"], AssumeRolePolicyDocument=src_trust), "EntityAlreadyExists")
+    iams.update_assume_role_policy(RoleName=n["oss_role"], PolicyDocument=src_trust)
     ensure(lambda: iams.create_user(UserName=n["function_user"]), "EntityAlreadyExists")
     iams.put_user_policy(
         UserName=n["function_user"],
