@@ -108,7 +108,7 @@ OSS_DIR = STATE / "oss"
 # The local RAM registry: identity policies of RAM users and roles, per account (see provision_oss).
 RAM_FILE = STATE / "oss-ram.json"
 RAM_LOCK = STATE / "oss-ram.lock"
-# scripts/oss_server.py answers this path so we know the port is ours.
+# scripts/oss_server.py answers this path (with its data directory) so we know the port is ours.
 OSS_HEALTH = ("/-/crr-local-oss", b"crr local OSS")
 # What each server's command line contains, by pid file.
 PROGRAM_MARKERS = {PID_FILE.name: b"moto", STS_PID_FILE.name: b"alibaba_sts", WEED_PID_FILE.name: b"weed",
@@ -578,7 +578,7 @@ def ensure(create, already):
 def oss_alive():
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{OSS_PORT}{OSS_HEALTH[0]}", timeout=2) as r:
-            return r.status == 200 and r.read() == OSS_HEALTH[1]
+            return r.status == 200 and r.read() == OSS_HEALTH[1] + b" " + str(OSS_DIR).encode()
     except (urllib.error.URLError, OSError):
         return False
 

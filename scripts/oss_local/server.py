@@ -143,7 +143,9 @@ class Handler(BaseHTTPRequestHandler):
         started = time.time()
         split = urlsplit(self.path)
         if self.command == "GET" and split.path == HEALTH_PATH:
-            return self.send(Response(200, {"Content-Type": "text/plain"}, HEALTH_TEXT))
+            # Names the data directory, so a local cloud knows whether the server on its port is its own.
+            return self.send(Response(200, {"Content-Type": "text/plain"},
+                                      HEALTH_TEXT + b" " + str(self.server.store.root).encode()))
         host = (self.headers.get("Host") or "").lower()
         self.host_id = host.rsplit(":", 1)[0] if host else self.server.endpoint_host
         try:
