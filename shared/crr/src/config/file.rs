@@ -14,9 +14,9 @@
 use serde::Deserialize;
 
 use super::{
-    accelerate, check_bucket, check_prefixes, default_path_style, parse_action, parse_bool, parse_endpoint, parse_role,
-    parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError, CopySettings, Defaults,
-    Endpoint, KmsPolicy, Reader, Rule, StsSettings,
+    accelerate, check_bucket, check_prefixes, choose_api, default_path_style, parse_action, parse_api, parse_bool,
+    parse_endpoint, parse_role, parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError,
+    CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule, StsSettings,
 };
 
 pub(crate) fn parse(
@@ -168,6 +168,9 @@ fn xml_rule(
         Some(other) => return Err(ConfigError::invalid(el("Destination/TransferType"), other, "internal or oss_acc")),
     }
 
+    let api = text_of(dest, "Api").map(|a| parse_api(&el("Destination/Api"), &a)).transpose()?.flatten();
+    let api = choose_api(api, &endpoint);
+
     let historical = match text_of(node, "HistoricalObjectReplication") {
         Some(h) => parse_bool(&el("HistoricalObjectReplication"), &h)?,
         None => true,
@@ -202,7 +205,7 @@ fn xml_rule(
         id,
         prefixes,
         action,
-        destination: Bucket { name: bucket, endpoint },
+        destination: Bucket { name: bucket, endpoint, api },
         role,
         historical,
         kms,
@@ -228,6 +231,8 @@ struct JsonBucket {
     #[serde(default)]
     accelerate: bool,
     path_style: Option<bool>,
+    /// `auto` (default), `s3` or `oss`.
+    api: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,7 +327,8 @@ fn json_bucket(b: JsonBucket, setting: &str, d: &Defaults) -> Result<Bucket, Con
     if b.accelerate {
         endpoint = accelerate(endpoint, &format!("{setting}.accelerate"))?;
     }
-    Ok(Bucket { name: b.bucket, endpoint })
+    let api = b.api.map(|a| parse_api(&format!("{setting}.api"), &a)).transpose()?.flatten();
+    Ok(Bucket { name: b.bucket, api: choose_api(api, &endpoint), endpoint })
 }
 
 #[cfg(test)]
@@ -387,8 +393,9 @@ mod tests {
         assert_eq!(video.prefixes, vec!["source1", "video"]);
         assert_eq!(video.action, RuleAction::All);
         assert_eq!(video.destination.name, "destbucket");
-        assert_eq!(video.destination.endpoint.url.as_deref(), Some("https://s3.oss-accelerate.aliyuncs.com"));
+        assert_eq!(video.destination.endpoint.url.as_deref(), Some("https://oss-accelerate.aliyuncs.com"));
         assert_eq!(video.destination.endpoint.region, "cn-beijing");
+        assert_eq!(video.destination.api, crate::config::Api::Oss, "a Location speaks OSS's own API");
         assert!(!video.historical);
         assert_eq!(video.role.to_string(), "acs:ram::1111111111111111:role/aliyunramrole");
         assert_eq!(video.kms, KmsPolicy::Replicate { key_id: "c4d49f85-ee30-426b-a5ed-95e9139d0000".into() });
