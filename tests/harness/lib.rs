@@ -6,6 +6,7 @@
 //! OSS server's side of a setup is in [`oss`].
 
 pub mod oss;
+pub mod pairs;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -100,16 +100,8 @@ impl Setup {
 
     /// A signed request to the local OSS server for what the store does not send.
     /// Returns the status, headers and body of the answer.
-    pub async fn oss_request(
-        &self,
-        keys: &Keys,
-        method: &str,
-        bucket: &str,
-        key: &str,
-        query: &[(&str, &str)],
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> (u16, http::HeaderMap, Bytes) {
+    pub async fn oss_request(&self, keys: &Keys, raw: RawRequest<'_>) -> (u16, http::HeaderMap, Bytes) {
+        let RawRequest { method, bucket, key, query, headers, body } = raw;
         use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
         const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
         const PATH: &AsciiSet = &KEEP.remove(b'/');
@@ -144,9 +136,9 @@ impl Setup {
     /// AppendObject at `position`; returns the object's ETag (not an MD5) as OSS sent it.
     pub async fn oss_append(&self, keys: &Keys, bucket: &str, key: &str, position: u64, data: &[u8]) -> String {
         let position = position.to_string();
-        let (status, headers, body) = self
-            .oss_request(keys, "POST", bucket, key, &[("append", ""), ("position", &position)], &[], data.to_vec())
-            .await;
+        let query = [("append", ""), ("position", position.as_str())];
+        let raw = RawRequest { method: "POST", bucket, key, query: &query, headers: &[], body: data.to_vec() };
+        let (status, headers, body) = self.oss_request(keys, raw).await;
         assert_eq!(status, 200, "AppendObject {bucket}/{key}: {}", String::from_utf8_lossy(&body));
         headers["etag"].to_str().unwrap().trim_matches('"').to_owned()
     }
@@ -155,9 +147,20 @@ impl Setup {
     pub async fn oss_put_tags(&self, keys: &Keys, bucket: &str, key: &str, tags: &[(&str, &str)]) {
         let set: String = tags.iter().map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>")).collect();
         let body = format!("<Tagging><TagSet>{set}</TagSet></Tagging>").into_bytes();
-        let (status, _, answer) = self.oss_request(keys, "PUT", bucket, key, &[("tagging", "")], &[], body).await;
+        let raw = RawRequest { method: "PUT", bucket, key, query: &[("tagging", "")], headers: &[], body };
+        let (status, _, answer) = self.oss_request(keys, raw).await;
         assert_eq!(status, 200, "PutObjectTagging {bucket}/{key}: {}", String::from_utf8_lossy(&answer));
     }
+}
+
+/// One request to the local OSS server, unsigned; names and values unencoded.
+pub struct RawRequest<'a> {
+    pub method: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub query: &'a [(&'a str, &'a str)],
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Vec<u8>,
 }
 
 /// A Function Compute OSS trigger event for one object, as OSS sends it.
