@@ -125,8 +125,15 @@ impl Failure {
         self.status == Some(404) || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound" | "NoSuchVersion"))
     }
 
+    /// A refusal for want of permission. (S3 and OSS also answer 403 for an archived
+    /// object that is not restored, which no permission fixes.)
     pub fn is_access_denied(&self) -> bool {
-        self.status == Some(403) || self.code.as_deref() == Some("AccessDenied")
+        self.code.as_deref() == Some("AccessDenied") || (self.status == Some(403) && !self.needs_restore())
+    }
+
+    /// The object is archived and must be restored before it can be read.
+    pub fn needs_restore(&self) -> bool {
+        self.code.as_deref() == Some("InvalidObjectState")
     }
 }
 
@@ -196,6 +203,9 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("cannot replicate src/cold/a.bin: it is in storage class Archive"), "{text}");
         assert!(text.contains("RestoreObject") && text.contains("crr backfill"), "{text}");
+        let archived = Failure::from_answer(403, Some("InvalidObjectState"), Some("not restored"));
+        assert!(archived.needs_restore() && !archived.is_access_denied(), "no permission fixes an archive");
+        assert!(Failure::from_answer(403, None, None).is_access_denied());
     }
 
     #[test]

@@ -175,10 +175,15 @@ impl Engine<'_> {
     /// The source's state, with its body when it was read with one GET.
     async fn open_source(&self, key: &str, with_body: bool) -> Result<Option<(ObjectState, Option<Body>)>, Error> {
         let bucket = &self.source_bucket.name;
+        let head = || async { self.source.head(bucket, key, Read::default()).await.map(|state| (state, None)).found() };
         let found = if with_body {
-            self.source.get(bucket, key, Read::default()).await.map(|(state, body)| (state, Some(body))).found()
+            match self.source.get(bucket, key, Read::default()).await {
+                // An archived object: its state tells whether it needs a restore.
+                Err(f) if f.needs_restore() => head().await,
+                got => got.map(|(state, body)| (state, Some(body))).found(),
+            }
         } else {
-            self.source.head(bucket, key, Read::default()).await.map(|state| (state, None)).found()
+            head().await
         };
         found.map_err(|f| self.source_error("reading", key, f))
     }
