@@ -377,7 +377,7 @@ mod tests {
   <Rule>
     <ID>logs</ID>
     <PrefixSet><Prefix>logs/</Prefix></PrefixSet>
-    <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region></Destination>
+    <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region><Api>oss</Api></Destination>
     <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
     <StorageClass>IA</StorageClass>
   </Rule>
@@ -406,6 +406,7 @@ mod tests {
         assert!(logs.destination.endpoint.path_style);
         assert_eq!(logs.storage_class.as_deref(), Some("IA"));
         assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
+        assert_eq!(logs.destination.api, crate::config::Api::Oss, "<Api> overrides the endpoint's");
     }
 
     #[test]
@@ -436,7 +437,7 @@ mod tests {
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
              "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive",
-             "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai"}}
+             "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai", "api": "s3"}}
           ]}"#;
         let c = load(json, "json", &[]).unwrap();
         assert_eq!(c.source.name, "crr-src");
@@ -444,6 +445,8 @@ mod tests {
         assert_eq!(c.rules[0].action, RuleAction::All);
         assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
         assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
+        assert_eq!(c.rules[1].destination.api, crate::config::Api::S3, "\"api\" overrides the endpoint's");
+        assert_eq!(c.source.api, crate::config::Api::S3);
         assert!(!c.rules[1].historical);
         assert_eq!(c.rules[0].storage_class, None);
         assert_eq!(c.rules[1].storage_class.as_deref(), Some("ColdArchive"), "spelled the way OSS spells it");
