@@ -177,15 +177,14 @@ impl Client {
     /// the answer when its status is a success, a [`Failure`] from the OSS error otherwise.
     pub async fn send(&self, call: Call<'_>) -> Result<Response<Incoming>, Failure> {
         let Call { method, bucket, key, query, headers, payload } = call;
-        let replayable = match &payload {
-            Payload::Empty => Some(Bytes::new()),
-            Payload::Bytes(b) => Some(b.clone()),
-            Payload::Stream { .. } => None,
-        };
-        let Some(bytes) = replayable else {
-            let Payload::Stream { body, len } = payload else { unreachable!("only streams are not replayable") };
-            let limit = ANSWER_TIMEOUT + Duration::from_secs(len / (256 << 10));
-            return self.attempt(&method, bucket, key, &query, &headers, body.into_inner(), Some(len), limit).await;
+        let bytes = match payload {
+            Payload::Empty => Bytes::new(),
+            Payload::Bytes(bytes) => bytes,
+            // A stream is sent once; its answer may take as long as its bytes do.
+            Payload::Stream { body, len } => {
+                let limit = ANSWER_TIMEOUT + Duration::from_secs(len / (256 << 10));
+                return self.attempt(&method, bucket, key, &query, &headers, body.into_inner(), Some(len), limit).await;
+            }
         };
         let mut attempt = 0;
         loop {
@@ -226,7 +225,9 @@ impl Client {
         for (name, value) in
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(signed.iter().map(|(k, v)| (*k, v.as_str())))
         {
-            request = request.header(name, header_value(value));
+            // User metadata may hold bytes beyond ASCII, sent as they are; a value no
+            // header may hold (a line break) fails the request below, naming it.
+            request = request.header(name, value.as_bytes());
         }
         if let Some(len) = len.filter(|_| *method == Method::PUT || *method == Method::POST) {
             request = request.header(http::header::CONTENT_LENGTH, len);
@@ -235,7 +236,9 @@ impl Client {
             fault: Fault::Permanent,
             status: None,
             code: Some("InvalidRequest".into()),
-            message: format!("the request could not be built: {e}; check the endpoint and the key"),
+            message: format!(
+                "the request could not be built: {e}; check the endpoint, and that the key and metadata hold no line breaks"
+            ),
         })?;
         let response = match tokio::time::timeout(limit, self.http.request(request)).await {
             Err(_) => {
@@ -313,11 +316,6 @@ impl Client {
         }
         url
     }
-}
-
-/// A header value; user metadata may hold bytes beyond ASCII, sent as they are.
-fn header_value(value: &str) -> http::HeaderValue {
-    http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| http::HeaderValue::from_static(""))
 }
 
 /// Reads a small answer body whole (XML results, error documents).
