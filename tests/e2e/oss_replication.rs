@@ -208,8 +208,9 @@ async fn an_upper_case_role_name_in_the_grant_is_put_but_matches_no_one_and_lint
     let pair = OSS_TO_OSS;
     let oss = world.setup.oss().clone();
     let lower = format!("assumed-role/{}/", oss.role_name());
-    let upper = world.setup.grant_oss_destination().await.replace(&lower, &lower.to_uppercase());
-    assert!(upper.contains(&lower.to_uppercase()), "{upper}");
+    let capitals = format!("assumed-role/{}/", oss.role_name().to_uppercase());
+    let upper = world.setup.grant_oss_destination().await.replace(&lower, &capitals);
+    assert!(upper.contains(&capitals), "{upper}");
     // OSS takes the policy as written...
     world
         .setup

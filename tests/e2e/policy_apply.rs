@@ -146,7 +146,7 @@ async fn apply_merges_the_destination_bucket_policy_keeps_what_was_there_and_sto
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_refuses_wrong_credentials_and_ram_roles_with_what_to_do() {
+async fn apply_refuses_wrong_credentials_with_what_to_do() {
     let setup = Setup::provision("apply-bad");
     // The source account's administrator cannot see the destination account's role.
     let run = apply(&setup, &setup.src_admin, &setup.role_arn, &["--only", "role"]);
