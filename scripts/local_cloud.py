@@ -44,10 +44,13 @@ A setup named NAME ("default" gives the plain names) consists of:
   destination account: bucket crr-dst[-NAME], role crr-replicator[-NAME] trusted by the
                        source account, allowed only what replication needs on that bucket
   on the local OSS server, the seed's topology (OSS CRR across accounts):
-    source account:      OSS bucket crr-oss-src[-NAME]; RAM role crr-oss-replicator[-NAME]
-                         (acs:ram::111111111111:role/..., assumable by the function user through
-                         the local Alibaba STS) with a least-privilege RAM policy: read the
-                         source bucket; the function user may read the source bucket
+    source account:      OSS bucket crr-oss-src[-NAME], whose object events go, in the OSS trigger
+                         format, to the SQS queue crr-oss-src[-NAME]-events (LOCAL_OSS_QUEUE_URL,
+                         the notifications file .local/oss-notifications.json); RAM role
+                         crr-oss-replicator[-NAME] (acs:ram::111111111111:role/..., assumable by
+                         the function user through the local Alibaba STS) with the permission
+                         policy `crr policy generate` prints for the setup's rule (action ALL);
+                         the function user may read the source bucket
     destination account: OSS bucket crr-oss-dst[-NAME], without a bucket policy: writing it as
                          the role needs the seed's step 2 (a bucket policy granting
                          arn:sts::111111111111:assumed-role/crr-oss-replicator[-name]/*)
@@ -108,6 +111,9 @@ OSS_DIR = STATE / "oss"
 # The local RAM registry: identity policies of RAM users and roles, per account (see provision_oss).
 RAM_FILE = STATE / "oss-ram.json"
 RAM_LOCK = STATE / "oss-ram.lock"
+# Which OSS buckets send their events to which SQS queues (see record_notifications).
+NOTIFY_FILE = STATE / "oss-notifications.json"
+NOTIFY_LOCK = STATE / "oss-notifications.lock"
 # scripts/oss_server.py answers this path (with its data directory) so we know the port is ours.
 OSS_HEALTH = ("/-/crr-local-oss", b"crr local OSS")
 # What each server's command line contains, by pid file.
@@ -294,6 +300,7 @@ def names(setup):
         "oss_src_bucket": f"crr-oss-src{suffix}",
         "oss_dst_bucket": f"crr-oss-dst{suffix}",
         "oss_role": f"crr-oss-replicator{suffix}",
+        "oss_queue": f"crr-oss-src{suffix}-events",
     }
 
 
@@ -458,14 +465,15 @@ def provision(setup, admins):
         "LOCAL_FN_SECRET": fkey["SecretAccessKey"],
         "LOCAL_ALIBABA_STS_ENDPOINT": STS_ENDPOINT,
         "LOCAL_FAST_S3_ENDPOINT": FAST_S3_ENDPOINT,
-        **oss_facts(setup),
     }
 
 
-def oss_facts(setup):
+def oss_facts(setup, queue_url=None):
     """What the tests need to know of a setup's OSS side (the env file's LOCAL_OSS_* lines)."""
     n = names(setup)
+    queue = {"LOCAL_OSS_QUEUE_URL": queue_url} if queue_url else {}
     return {
+        **queue,
         "LOCAL_OSS_ENDPOINT": OSS_ENDPOINT,
         "LOCAL_OSS_HOST": OSS_HOST,
         "LOCAL_OSS_REGION": OSS_REGION,
@@ -475,36 +483,40 @@ def oss_facts(setup):
     }
 
 
-def oss_role_policy(src_bucket):
-    """The seed's step 1 for crr: the replication role may read the source bucket (what the
-    seed's oss:ReplicateList / oss:ReplicateGet give OSS's own replication, spelled as the
-    OSS operations crr calls), and nothing else. Writes to the destination come from the
-    destination's bucket policy (step 2)."""
+def oss_role_policy(src_bucket, dst_bucket):
+    """The seed's step 1 for crr: the replication role's RAM policy, exactly what
+    `crr policy generate --source-bucket SRC --source-account 111111111111 --dest-bucket DST
+    --dest-account 222222222222 --role-arn acs:ram::111111111111:role/ROLE --action ALL` prints as
+    its permission policy (tests/e2e/policy_apply.rs holds the two equal). The seed's
+    oss:ReplicateList / oss:ReplicateGet are what OSS's own replication calls; crr calls the
+    operations themselves: the role reads source objects for copies inside OSS (CopyObject and
+    UploadPartCopy with x-oss-copy-source), and writes the destination, where the bucket policy
+    (step 2) must grant the same, since the bucket is in another account."""
+    src, dst = f"acs:oss:*:{SRC_ACCOUNT}:{src_bucket}", f"acs:oss:*:{DST_ACCOUNT}:{dst_bucket}"
+
+    def allow(sid, actions, resource):
+        return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": [resource]}
+
     return {
         "Version": "1",
         "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["oss:ReplicateList", "oss:ReplicateGet", "oss:ListObjects", "oss:ListObjectVersions",
-                           "oss:GetBucketInfo", "oss:GetBucketVersioning", "oss:GetBucketLocation"],
-                "Resource": [f"acs:oss:*:*:{src_bucket}"],
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["oss:ReplicateGet", "oss:GetObject", "oss:GetObjectVersion", "oss:GetObjectTagging",
-                           "oss:GetObjectVersionTagging"],
-                "Resource": [f"acs:oss:*:*:{src_bucket}/*"],
-            },
+            allow("CrrReadSourceBucket",
+                  ["oss:ListObjects", "oss:ListObjectVersions", "oss:GetBucketVersioning", "oss:GetBucketInfo"], src),
+            allow("CrrReadSourceObjects", ["oss:GetObject", "oss:GetObjectVersion", "oss:GetObjectTagging"], f"{src}/*"),
+            allow("CrrListDestinationBucket", ["oss:ListObjects"], dst),
+            allow("CrrWriteReplicas", ["oss:PutObject", "oss:PutObjectTagging", "oss:GetObject", "oss:GetObjectTagging",
+                                       "oss:AbortMultipartUpload", "oss:ListParts"], f"{dst}/*"),
+            allow("CrrDeleteReplicas", ["oss:DeleteObject"], f"{dst}/*"),
+            allow("CrrStateObjects", ["oss:PutObject", "oss:GetObject", "oss:DeleteObject"], f"{dst}/.crr/*"),
         ],
     }
 
 
-def function_oss_policy(src_bucket):
-    """The functions' own identity on OSS: read the source bucket. Nothing else."""
-    policy = oss_role_policy(src_bucket)
-    for statement in policy["Statement"]:
-        statement["Action"] = [a for a in statement["Action"] if not a.startswith("oss:Replicate")]
-    return policy
+def function_oss_policy(src_bucket, dst_bucket):
+    """The functions' own identity on OSS: read the source bucket, nothing else (the template's
+    FunctionRole grants the same, with sts:AssumeRole on the replication role)."""
+    policy = oss_role_policy(src_bucket, dst_bucket)
+    return dict(policy, Statement=[s for s in policy["Statement"] if s["Sid"].startswith("CrrReadSource")])
 
 
 def ram_user_id(account, user):
@@ -555,14 +567,40 @@ def oss_client(keys, bucket):
 
 def provision_oss(setup, admins):
     """The OSS side of a setup (idempotent): buckets in both accounts, created by each account's
-    root key, and the RAM registry's policies for the function user and the replication role."""
+    root key; the RAM registry's policies for the function user and the replication role; and the
+    source bucket's event notifications into an SQS queue of the source account (what OSS
+    triggers would deliver to Function Compute: `crr dev up --oss` reads that queue)."""
     n = names(setup)
     for account, keys, bucket in ((SRC_ACCOUNT, admins["source"], n["oss_src_bucket"]),
                                   (DST_ACCOUNT, admins["destination"], n["oss_dst_bucket"])):
         record_sts_key("", "crr-admin", account, keys["AccessKeyId"], keys["SecretAccessKey"], kind="root")
         oss_client(keys, bucket).create_bucket()
-    record_ram(SRC_ACCOUNT, "roles", n["oss_role"], {"replicate-source": oss_role_policy(n["oss_src_bucket"])})
-    record_ram(SRC_ACCOUNT, "users", n["function_user"], {"read-source": function_oss_policy(n["oss_src_bucket"])})
+    record_ram(SRC_ACCOUNT, "roles", n["oss_role"],
+               {"crr-replication": oss_role_policy(n["oss_src_bucket"], n["oss_dst_bucket"])})
+    record_ram(SRC_ACCOUNT, "users", n["function_user"],
+               {"read-source": function_oss_policy(n["oss_src_bucket"], n["oss_dst_bucket"])})
+    queue_url = client("sqs", admins["source"]).create_queue(QueueName=n["oss_queue"])["QueueUrl"]
+    record_notifications(n["oss_src_bucket"], queue_url)
+    return queue_url
+
+
+def record_notifications(bucket, queue_url):
+    """Adds (or replaces) a bucket's event notifications in the local OSS server's notifications
+    file: every object created and removed event, to the queue (scripts/oss_local/notify.py)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(NOTIFY_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            config = json.loads(NOTIFY_FILE.read_text())
+        except (OSError, ValueError):
+            config = {}
+        config["sqs"] = {"endpoint": ENDPOINT, "region": REGION}
+        config.setdefault("buckets", {})[bucket] = [
+            {"id": "crr-events", "queue_url": queue_url, "events": ["oss:ObjectCreated:*", "oss:ObjectRemoved:*"]}
+        ]
+        tmp = NOTIFY_FILE.with_name(NOTIFY_FILE.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(config, indent=1))
+        os.replace(tmp, NOTIFY_FILE)
 
 
 def ensure(create, already):
@@ -593,7 +631,7 @@ def start_oss():
     spawn(
         [sys.executable, str(script), "--port", str(OSS_PORT), "--data", str(OSS_DIR),
          "--keys", str(STS_KEYS_FILE), "--sessions", str(STS_SESSIONS_FILE), "--ram", str(RAM_FILE),
-         "--endpoint-host", OSS_HOST, "--region", OSS_REGION],
+         "--notifications", str(NOTIFY_FILE), "--endpoint-host", OSS_HOST, "--region", OSS_REGION],
         OSS_PID_FILE, OSS_LOG_FILE, oss_alive, f"the local OSS server on {OSS_ENDPOINT}",
         f"if port {OSS_PORT} is taken, choose another with CRR_LOCAL_OSS_PORT",
     )
@@ -650,8 +688,7 @@ def cmd_up():
                 print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
             if not oss_alive():
                 start_oss()
-                provision_oss("default", load_admins())
-                adopt_env_for_oss()
+                adopt_env_for_oss(provision_oss("default", load_admins()))
                 print(f"local OSS up at {OSS_ENDPOINT}")
             return
         if our_pid() is None:
@@ -663,11 +700,11 @@ def cmd_up():
         cmd_down(quiet=True)
     start_server()
     admins = bootstrap()
-    write_env(provision("default", admins), ENV_FILE)
+    facts = provision("default", admins)
     start_sts()
     start_weed()
     start_oss()
-    provision_oss("default", admins)
+    write_env({**facts, **oss_facts("default", provision_oss("default", admins))}, ENV_FILE)
     print(f"local cloud up at {ENDPOINT}: source {SRC_ACCOUNT}/crr-src -> destination {DST_ACCOUNT}/crr-dst")
     print(f"local Alibaba STS up at {STS_ENDPOINT}")
     print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
@@ -694,10 +731,10 @@ def adopt_env_for_weed():
             f.write(f"LOCAL_FAST_S3_ENDPOINT={FAST_S3_ENDPOINT}\n")
 
 
-def adopt_env_for_oss():
+def adopt_env_for_oss(queue_url):
     """A cloud bootstrapped before the local OSS server existed: add its facts to the env file."""
     text = ENV_FILE.read_text()
-    missing = {k: v for k, v in oss_facts("default").items() if f"{k}=" not in text}
+    missing = {k: v for k, v in oss_facts("default", queue_url).items() if f"{k}=" not in text}
     if missing:
         with open(ENV_FILE, "a") as f:
             f.writelines(f"{k}={v}\n" for k, v in missing.items())
@@ -713,6 +750,7 @@ def cmd_down(quiet=False):
     if oss_pid is not None:
         shutil.rmtree(OSS_DIR, ignore_errors=True)
         RAM_FILE.unlink(missing_ok=True)
+        NOTIFY_FILE.unlink(missing_ok=True)
         if not quiet:
             print(f"local OSS stopped (pid {oss_pid})")
     sts_pid = stop_pid(STS_PID_FILE)
@@ -726,7 +764,7 @@ def cmd_down(quiet=False):
         if not quiet:
             print("local cloud is not running (no process started by this script)")
         return
-    for f in (ENV_FILE, ADMIN_FILE, STS_KEYS_FILE, STS_SESSIONS_FILE, RAM_FILE):
+    for f in (ENV_FILE, ADMIN_FILE, STS_KEYS_FILE, STS_SESSIONS_FILE, RAM_FILE, NOTIFY_FILE):
         f.unlink(missing_ok=True)
     if not quiet:
         print(f"local cloud stopped (pid {pid})")
@@ -759,7 +797,7 @@ def cmd_provision(setup):
     facts = provision(setup, admins)
     if not oss_alive():
         sys.exit("the local OSS server is not running; run: scripts/local-cloud up")
-    provision_oss(setup, admins)
+    facts.update(oss_facts(setup, provision_oss(setup, admins)))
     for k, v in facts.items():
         print(f"{k}={v}")
 

@@ -2,7 +2,8 @@
 
     python scripts/oss_server.py --port 4596 --data .local/oss \\
         --keys .local/alibaba-sts-keys.json --sessions .local/alibaba-sts-sessions.json \\
-        --ram .local/oss-ram.json [--endpoint-host oss-cn-local.localhost] [--region cn-local]
+        --ram .local/oss-ram.json [--endpoint-host oss-cn-local.localhost] [--region cn-local] \\
+        [--notifications .local/oss-notifications.json]
 
 scripts/local-cloud starts it as the fourth server of the local cloud (port CRR_LOCAL_OSS_PORT,
 default 4596). It speaks the OSS REST API crr uses (objects, appends, symlinks, archive
@@ -16,7 +17,9 @@ registry, bucket policies; see oss_local/policy.py). The package scripts/oss_loc
 parts; scripts/oss_conformance holds the suite that holds it to the official SDKs.
 
 The log (stderr) has one line per request: operation, bucket/key, caller, status, error code,
-request id; never a secret, token or signature.
+request id; never a secret, token or signature. With --notifications, buckets configured there send
+their object events, in the OSS trigger format, to SQS queues of the local cloud (oss_local/notify.py),
+where `crr dev up --oss` picks them up.
 """
 
 import argparse
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from oss_local.auth import Authenticator  # noqa: E402
 from oss_local.identity import Registry  # noqa: E402
+from oss_local.notify import Notifier  # noqa: E402
 from oss_local.server import HEALTH_PATH, OssServer  # noqa: E402
 from oss_local.store import Store  # noqa: E402
 
@@ -42,13 +46,16 @@ def main(argv=None):
     parser.add_argument("--endpoint-host", default="oss-cn-local.localhost",
                         help="buckets are addressed as <bucket>.<endpoint host>")
     parser.add_argument("--region", default="cn-local", help="the region V4 signatures are checked for")
+    parser.add_argument("--notifications", help="which buckets send their object events to which queues (oss_local/notify.py)")
     parser.add_argument("--restore-seconds", type=float, default=1.0,
                         help="how long RestoreObject takes before an Archive object can be read")
     args = parser.parse_args(argv)
     store = Store(args.data)
-    authenticator = Authenticator(Registry(args.keys, args.sessions, args.ram), args.region)
+    registry = Registry(args.keys, args.sessions, args.ram)
+    authenticator = Authenticator(registry, args.region)
+    notifier = Notifier(args.notifications, registry, args.region) if args.notifications else None
     server = OssServer((args.host, args.port), store, authenticator, args.endpoint_host, args.region,
-                       restore_seconds=args.restore_seconds)
+                       restore_seconds=args.restore_seconds, notifier=notifier)
     sys.stderr.write(f"local OSS on http://{args.host}:{args.port}: buckets as <bucket>.{args.endpoint_host}:{args.port}, "
                      f"region {args.region}, data {args.data}, health {HEALTH_PATH}\n")
     sys.stderr.flush()

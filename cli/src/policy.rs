@@ -19,7 +19,8 @@ use crr_policy::{
 pub enum Exit {
     /// Allowed; no errors; policies written.
     Ok = 0,
-    /// Denied (`check`); lint errors (`lint`); a Deny blocks replication (`merge`).
+    /// Denied (`check`); lint errors (`lint`); a Deny blocks replication (`merge`,
+    /// `apply`); a part `apply` cannot apply itself, a RAM role, whose commands it prints.
     Failed = 1,
     /// `check` could not decide: a condition needs context it was not given.
     Undetermined = 2,
@@ -55,8 +56,9 @@ pub enum PolicyCommand {
     Lint(LintArgs),
     /// Decide one request against policy files: allow (exit 0), deny (1), undetermined (2).
     Check(Box<CheckArgs>),
-    /// Apply the generated policies (IAM and S3): crr's inline policy on the role, and the
-    /// role's trust policy and the destination bucket policy merged, never replaced.
+    /// Apply the generated policies: the destination bucket policy merged, never replaced
+    /// (S3 or OSS); for an IAM role crr's inline policy and its trust policy merged; for a
+    /// RAM role (OSS) the documents written and the `aliyun ram` commands printed.
     Apply(Box<crate::apply::ApplyArgs>),
 }
 

@@ -77,6 +77,13 @@ class Registry:
         entry = _read_json(self.keys_file).get("keys", {}).get(key_id)
         return entry if isinstance(entry, dict) and entry.get("secret") else None
 
+    def root_key(self, account):
+        """(key id, secret) of an account's root identity, or None."""
+        for key_id, entry in _read_json(self.keys_file).get("keys", {}).items():
+            if isinstance(entry, dict) and entry.get("kind") == "root" and str(entry.get("account")) == str(account):
+                return key_id, entry.get("secret", "")
+        return None
+
     def session(self, key_id):
         entry = _read_json(self.sessions_file).get("sessions", {}).get(key_id)
         return entry if isinstance(entry, dict) and entry.get("secret") else None

@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 from . import crc as crcmod64
 from . import policy as pol
 from .errors import OssError, error_xml
+from .notify import WHOLE_OBJECT_EVENTS, event_name
 from .store import new_version_id, stream_file
 
 HEALTH_PATH = "/-/crr-local-oss"
@@ -95,9 +96,10 @@ class OssServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, store, authenticator, endpoint_host, region, restore_seconds=1.0):
+    def __init__(self, address, store, authenticator, endpoint_host, region, restore_seconds=1.0, notifier=None):
         super().__init__(address, Handler)
         self.store = store
+        self.notifier = notifier
         self.authenticator = authenticator
         self.endpoint_host = endpoint_host.lower()
         self.region = region
@@ -140,6 +142,9 @@ class Handler(BaseHTTPRequestHandler):
         self.caller = None
         self.bucket_name = None
         self.key = None
+        # What notify() reads: set again by each request that gets as far as its operation.
+        self.op_name = None
+        self.batch_keys = []
         started = time.time()
         split = urlsplit(self.path)
         if self.command == "GET" and split.path == HEALTH_PATH:
@@ -165,6 +170,27 @@ class Handler(BaseHTTPRequestHandler):
             response.headers["Connection"] = "close"
         self.send(response)
         self.log(getattr(response, "code", ""), started, response.status)
+        self.notify(response)
+
+    def notify(self, response):
+        """Hands the request's object events to the notifier (oss_local/notify.py), once answered."""
+        name = event_name(self.op_name or "")
+        b = self.server.store.buckets.get(self.bucket_name or "")
+        if self.server.notifier is None or name is None or b is None or response.status >= 300:
+            return
+        if self.op_name == "DeleteMultipleObjects":
+            events = [(name, key, None, None, None) for key, _ in self.batch_keys]
+        else:
+            size = None
+            if name in WHOLE_OBJECT_EVENTS:
+                cur = b.current(self.key)
+                size = cur["size"] if cur is not None and not cur["delete_marker"] else None
+            elif self.op_name == "UploadPart":
+                size = int(self.headers.get("Content-Length") or 0)
+            etag = (response.headers.get("ETag") or "").strip('"') or None
+            events = [(name, self.key, size, etag, response.headers.get("x-oss-version-id"))]
+        caller = self.caller.user_id or self.caller.account if self.caller else ""
+        self.server.notifier.publish(b.name, b.owner, events, caller, self.client_address[0], self.request_id)
 
     def has_body(self):
         return int(self.headers.get("Content-Length") or 0) > 0 or "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
@@ -174,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
         target = f"{self.bucket_name or '-'}/{self.key or ''}"
         with self.server.log_lock:
             sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {self.command} {target} "
-                             f"{self.op_name if hasattr(self, 'op_name') else '-'} caller={caller} -> {status} {code} "
+                             f"{self.op_name or '-'} caller={caller} -> {status} {code} "
                              f"{self.request_id} {int((time.time() - started) * 1000)}ms\n")
             sys.stderr.flush()
 
@@ -768,6 +794,7 @@ class Handler(BaseHTTPRequestHandler):
             if key is None or key == "":
                 raise OssError("MalformedXML")
             items.append((key, o.findtext("VersionId")))
+        self.batch_keys = items
         for key, version_id in items:
             self.allow("oss:DeleteObjectVersion" if version_id is not None else "oss:DeleteObject", b, key)
         out = ['<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult>']

@@ -200,3 +200,38 @@ async fn a_slowdown_and_a_reset_are_retried_and_a_missing_bucket_fails_at_once()
     assert!(message.contains("crr-oss-no-such-bucket does not exist at the configured endpoint"), "{message}");
     assert_eq!(proxy.count("PUT /") - puts_before, 1, "a permanent error is not sent again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upper_case_role_name_in_the_grant_is_put_but_matches_no_one_and_lint_flags_it() {
+    let setup = Setup::provision("oss-upper");
+    let world = World { setup };
+    let pair = OSS_TO_OSS;
+    let oss = world.setup.oss().clone();
+    let lower = format!("assumed-role/{}/", oss.role_name());
+    let capitals = format!("assumed-role/{}/", oss.role_name().to_uppercase());
+    let upper = world.setup.grant_oss_destination().await.replace(&lower, &capitals);
+    assert!(upper.contains(&capitals), "{upper}");
+    // OSS takes the policy as written...
+    world
+        .setup
+        .oss_store(&world.setup.dst_admin)
+        .put_bucket_policy(&oss.dst_bucket, &upper)
+        .await
+        .unwrap_or_else(|f| panic!("the local OSS server refused the policy: {f:?}"));
+    // ...but no session matches it, so the role's write is refused.
+    let function = Function::start("object-created", &world.env(pair, &[("CRR_COPY_MODE", "stream")]));
+    let key = pair.key("upper.txt");
+    let state = world.put_src(pair, &key, b"upper".to_vec(), &ObjectWrite::default()).await;
+    let reply = world.invoke(&function, created(&world, pair, &key, &state)).await;
+    assert_eq!(reply.json["errorType"], "AccessDenied", "{}", reply.json);
+    assert!(world.replica(pair, &key).await.is_none());
+
+    // crr policy lint catches it before replication does.
+    let file = std::env::temp_dir().join(format!("crr-upper-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, &upper).unwrap();
+    let run = world.setup.crr(&[], &["policy", "lint", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("assumed-role-case") && text.contains(&lower), "{text}");
+}

@@ -3,7 +3,9 @@
 //! (doctor fails) is fixed by apply (doctor passes); the trust policy and the
 //! destination bucket policy are merged, every existing statement kept; a second run
 //! changes nothing; a Deny in the way stops it before anything is written; wrong
-//! credentials and RAM roles get errors that say what to do.
+//! credentials get errors that say what to do. For the seed's OSS rule: the RAM role's
+//! documents and `aliyun ram` commands, and the destination bucket policy merged through
+//! the local OSS server's own PutBucketPolicy.
 
 use crr_e2e::*;
 
@@ -144,7 +146,7 @@ async fn apply_merges_the_destination_bucket_policy_keeps_what_was_there_and_sto
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_refuses_wrong_credentials_and_ram_roles_with_what_to_do() {
+async fn apply_refuses_wrong_credentials_with_what_to_do() {
     let setup = Setup::provision("apply-bad");
     // The source account's administrator cannot see the destination account's role.
     let run = apply(&setup, &setup.src_admin, &setup.role_arn, &["--only", "role"]);
@@ -164,13 +166,65 @@ async fn apply_refuses_wrong_credentials_and_ram_roles_with_what_to_do() {
         "{}",
         run.stderr
     );
+}
 
-    let ram = format!("acs:ram::{}:role/crr-replicator", setup.dst_account);
-    let run = apply(&setup, &setup.dst_admin, &ram, &[]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_for_a_ram_role_prints_its_commands_and_merges_the_oss_bucket_policy() {
+    let setup = Setup::provision("apply-oss");
+    let oss = setup.oss().clone();
+    let dst = setup.oss_store(&setup.dst_admin);
+    // A statement of the destination's own, which the merge must keep.
+    let readers = serde_json::json!({"Version": "1", "Statement": [{
+        "Sid": "PublicReaders", "Effect": "Allow", "Action": ["oss:GetObject"], "Principal": ["*"],
+        "Resource": [format!("acs:oss:*:{}:{}/public/*", setup.dst_account, oss.dst_bucket)],
+        "Condition": {"IpAddress": {"acs:SourceIp": ["10.0.0.0/8"]}}
+    }]});
+    dst.put_bucket_policy(&oss.dst_bucket, &readers.to_string()).await.unwrap();
+    let out = std::env::temp_dir().join(format!("crr-apply-oss-{}", uuid::Uuid::new_v4().simple()));
+    let env = vec![
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID".to_owned(), setup.dst_admin.id.clone()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_owned(), setup.dst_admin.secret.clone()),
+    ];
+    let out_arg = out.display().to_string();
+    #[rustfmt::skip]
+    let args = [
+        "policy", "apply",
+        "--source-bucket", &oss.src_bucket, "--source-account", &setup.src_account,
+        "--dest-bucket", &oss.dst_bucket, "--dest-account", &setup.dst_account,
+        "--role-arn", &oss.role_arn, "--action", "ALL",
+        "--dest-endpoint", &oss.endpoint, "--dest-region", &oss.region, "--out", &out_arg,
+    ];
+    let run = setup.crr(&env, &args);
+    // crr has no RAM client: the role's part is written and its commands printed, and
+    // the exit code says that not everything was applied.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let role = oss.role_name();
+    assert!(run.stdout.contains(&format!("role {}: NOT applied", oss.role_arn)), "{}", run.stdout);
     assert!(
-        run.stderr.contains("crr policy generate --out DIR") && run.stderr.contains("crr policy merge"),
+        run.stdout.contains(&format!(
+            "aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName crr-replication --RoleName {role}"
+        )),
         "{}",
-        run.stderr
+        run.stdout
     );
+    // The documents are what the local cloud gives the role (scripts/local_cloud.py's
+    // oss_role_policy mirrors `crr policy generate`), so the two cannot drift apart.
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("permission-policy.json")).unwrap()).unwrap();
+    let local_dir =
+        std::env::var("CRR_LOCAL_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| repo_root().join(".local"));
+    let ram: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local_dir.join("oss-ram.json")).unwrap()).unwrap();
+    assert_eq!(
+        ram["accounts"][&setup.src_account]["roles"][role]["policies"]["crr-replication"], written,
+        "the local cloud's RAM policy for the role and crr policy generate's differ"
+    );
+
+    // The bucket policy: merged over OSS's own API, the destination's statement kept.
+    assert!(run.stdout.contains(&format!("bucket policy of {}: added", oss.dst_bucket)), "{}", run.stdout);
+    assert!(run.stdout.contains("kept the 1 already there"), "{}", run.stdout);
+    let policy = dst.bucket_policy(&oss.dst_bucket).await.unwrap().expect("a bucket policy");
+    let principal = format!("arn:sts::{}:assumed-role/{}/*", setup.src_account, role.to_lowercase());
+    assert!(policy.contains("PublicReaders") && policy.contains(&principal), "{policy}");
+    let _ = std::fs::remove_dir_all(&out);
 }

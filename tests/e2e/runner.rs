@@ -1,6 +1,8 @@
 //! crr dev up: template.yaml's functions run locally against the local cloud, the
 //! source bucket's notifications routed by the template's OSS triggers (with their key
-//! filters) and its timer fired; crr invoke calls a running function.
+//! filters) and its timer fired; crr invoke calls a running function. With `--oss`, the
+//! seed's flow: the local OSS server's own OSS events replicated across two accounts,
+//! the destination grant put by `crr policy apply`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crr::store::{Condition, Found, ObjectWrite, Read, Upload};
 use crr_e2e::*;
 
 /// `crr dev up` as a child process, its stdout lines collected.
@@ -270,5 +273,115 @@ fn runner_refuses_bad_input_with_what_to_do() {
     let (code, err) = run(&["invoke", "backfill", "--state-file", dir.join("stale.json").to_str().unwrap()]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no longer running; start it again"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `crr policy apply --only bucket-policy` as the destination account's administrator
+/// would run it for the setup's OSS rule (the seed's step 2).
+fn apply_oss_grant(setup: &Setup, out: &Path) -> CliRun {
+    let oss = setup.oss();
+    let env = vec![
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID".to_owned(), setup.dst_admin.id.clone()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_owned(), setup.dst_admin.secret.clone()),
+    ];
+    let out = out.display().to_string();
+    #[rustfmt::skip]
+    let args = [
+        "policy", "apply", "--only", "bucket-policy",
+        "--source-bucket", &oss.src_bucket, "--source-account", &setup.src_account,
+        "--dest-bucket", &oss.dst_bucket, "--dest-account", &setup.dst_account,
+        "--role-arn", &oss.role_arn, "--action", "ALL",
+        "--dest-endpoint", &oss.endpoint, "--dest-region", &oss.region, "--out", &out,
+    ];
+    setup.crr(&env, &args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_s_flow_replicates_the_local_oss_server_s_own_events_across_accounts() {
+    let setup = Setup::provision("runner-oss");
+    let oss = setup.oss().clone();
+    // Where the local OSS server sends the source bucket's events (scripts/local_cloud.py
+    // writes the notifications file it reads; cloud.env names the queue LOCAL_OSS_QUEUE_URL).
+    let local_dir = std::env::var("CRR_LOCAL_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".local"));
+    let notifications: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local_dir.join("oss-notifications.json")).unwrap()).unwrap();
+    let queue_url = notifications["buckets"][&oss.src_bucket][0]["queue_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no queue for {} in {notifications:#}", oss.src_bucket))
+        .to_owned();
+    let dir = temp_dir("runner-oss");
+    let env = format!("{}LOCAL_OSS_QUEUE_URL={queue_url}\n", setup.cloud_env_text());
+    std::fs::write(dir.join("cloud.env"), env).unwrap();
+    let src = setup.oss_store(&setup.src_admin);
+    let dst = setup.oss_store(&setup.dst_admin);
+
+    // Step 2 through crr itself: the grant merged into the destination bucket policy
+    // over OSS's own PutBucketPolicy; a second run finds nothing to add.
+    let run = apply_oss_grant(&setup, &dir.join("policies"));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&format!("bucket policy of {}: added", oss.dst_bucket)), "{}", run.stdout);
+    let policy = dst.bucket_policy(&oss.dst_bucket).await.unwrap().expect("a bucket policy");
+    let principal = format!("arn:sts::{}:assumed-role/{}/*", setup.src_account, oss.role_name().to_lowercase());
+    assert!(policy.contains(&principal), "{policy}");
+    let again = apply_oss_grant(&setup, &dir.join("policies"));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+
+    // Step 3: the template's functions, fed the OSS events the local OSS server emits.
+    let mut runner = Runner::start(&dir, &["--oss", "--param", "Action=ALL"]);
+    let pumping = runner.wait_for_line(&["pumping queue="], Duration::from_secs(30)).await;
+    assert!(pumping.contains(&queue_url), "{pumping}");
+    runner.wait_for_line(&["ready functions=3"], Duration::from_secs(30)).await;
+
+    let keys = ["docs/季度报告 q4.txt", "data/a+b c.bin"];
+    let write = ObjectWrite {
+        content_type: Some("text/plain"),
+        metadata: [("owner".to_owned(), "finance".to_owned())].into(),
+        ..ObjectWrite::default()
+    };
+    for (i, key) in keys.iter().enumerate() {
+        src.put(&oss.src_bucket, key, Upload::bytes(pattern(3000 + i, i as u64)), &write, Condition::Always)
+            .await
+            .unwrap_or_else(|f| panic!("putting {key}: {f:?}"));
+    }
+    for key in keys {
+        wait_until(&format!("{key} replicated"), Duration::from_secs(60), || async {
+            dst.head(&oss.dst_bucket, key, Read::default()).await.found().unwrap().is_some()
+        })
+        .await;
+        let a = src.head(&oss.src_bucket, key, Read::default()).await.unwrap();
+        let b = dst.head(&oss.dst_bucket, key, Read::default()).await.unwrap();
+        assert_eq!((b.size, b.crc64), (a.size, a.crc64), "{key}: size and CRC-64 of the replica");
+        assert_eq!(b.metadata.get("owner").map(String::as_str), Some("finance"), "{key}");
+        // The OSS event's own name reached the function: the server emitted it, not moto.
+        runner
+            .wait_for_line(
+                &[
+                    "invoke function=object-created",
+                    "status=200",
+                    "event=ObjectCreated:PutObject",
+                    &format!("key={key:?}"),
+                ],
+                Duration::from_secs(5),
+            )
+            .await;
+    }
+
+    // Action ALL: the source's delete event removes the replica.
+    src.delete(&oss.src_bucket, keys[0], None).await.unwrap();
+    wait_until("the replica of the deleted object removed", Duration::from_secs(60), || async {
+        dst.head(&oss.dst_bucket, keys[0], Read::default()).await.found().unwrap().is_none()
+    })
+    .await;
+    runner
+        .wait_for_line(
+            &["invoke function=object-deleted", "status=200", "event=ObjectRemoved:DeleteObject"],
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(dst.head(&oss.dst_bucket, keys[1], Read::default()).await.found().unwrap().is_some());
+
+    Command::new("kill").args(["-TERM", &runner.child.id().to_string()]).status().unwrap();
+    assert!(runner.wait_exit(Duration::from_secs(30)).success());
     let _ = std::fs::remove_dir_all(&dir);
 }

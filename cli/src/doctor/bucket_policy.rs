@@ -4,6 +4,7 @@
 
 use crr::config::Rule;
 use crr::error::Failure;
+use crr::store::Store;
 use crr_policy::{blocking_denies, evaluate, lint, Outcome, Policy, Provider, Request, Severity};
 
 use super::check::{skipped, Check, Status};
@@ -20,18 +21,12 @@ pub enum BucketPolicy {
     Text(String),
 }
 
-/// Reads the destination bucket policy with the role.
-pub(super) async fn read_bucket_policy(dest: &aws_sdk_s3::Client, bucket: &str) -> BucketPolicy {
-    match dest.get_bucket_policy().bucket(bucket).send().await {
-        Ok(out) => BucketPolicy::Text(out.policy().unwrap_or_default().to_owned()),
-        Err(e) => {
-            let f = Failure::from_sdk(&e);
-            if f.code.as_deref() == Some("NoSuchBucketPolicy") {
-                BucketPolicy::Missing
-            } else {
-                BucketPolicy::Unreadable(f)
-            }
-        }
+/// Reads the destination bucket policy with the role (S3 and OSS `GetBucketPolicy`).
+pub(super) async fn read_bucket_policy(dest: &Store, bucket: &str) -> BucketPolicy {
+    match dest.bucket_policy(bucket).await {
+        Ok(Some(text)) => BucketPolicy::Text(text),
+        Ok(None) => BucketPolicy::Missing,
+        Err(f) => BucketPolicy::Unreadable(f),
     }
 }
 
@@ -124,7 +119,7 @@ pub fn grant_check(rule: &Rule, policy: Option<&Policy>, grants: &Grants) -> Che
     }
     let fix = format!(
         "merge the grants into the bucket policy in account {dest_account}: crr policy apply --only bucket-policy \
-         (S3) or crr policy merge --existing FILE ({}){}",
+         with that account's credentials, or crr policy merge --existing FILE ({}){}",
         grants.command,
         if grants.provider == Provider::Oss {
             "; OSS names the role's sessions arn:sts::<uid>:assumed-role/<role name in lower case>/*"

@@ -44,7 +44,7 @@ pub(super) fn probe_ok() -> ProbeOutcome {
         bucket: "crr-dst".into(),
         key: ".crr/doctor/abc".into(),
         put: Ok(()),
-        head: Some(Ok(Stored { size: Some(PROBE_BODY.len() as i64), ..Stored::default() })),
+        head: Some(Ok(Stored { size: PROBE_BODY.len() as u64, ..Stored::default() })),
         delete: Some(Ok(())),
         leftover_version: false,
     }

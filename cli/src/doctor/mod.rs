@@ -5,7 +5,9 @@
 //! from the environment, and for each rule probes what replication relies on: the
 //! source is readable, the role can be assumed, the destination exists and takes
 //! writes and deletes, versioning, KMS, the destination bucket policy, and whether
-//! copies can happen server-side. Each observation becomes a [`Check`] in a small
+//! copies can happen server-side. Every request goes through `crr::store::Store` in the
+//! dialect the functions would speak to that bucket (S3, or OSS's own API), so S3 and OSS
+//! buckets get the same checks. Each observation becomes a [`Check`] in a small
 //! pure function, so the decisions and their fix texts are unit-tested without a
 //! cloud; running the probes, printing and the exit code are separate. The only
 //! writes are probe objects under the destination's reserved prefix `.crr/doctor/`,
@@ -24,7 +26,7 @@ use clap::Args;
 use crr::config::Config;
 use crr::credentials::FunctionIdentity;
 use crr::error::source_text;
-use crr::store;
+use crr::store::{Connections, Store};
 
 mod bucket_policy;
 mod check;
@@ -111,8 +113,8 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Check> {
     };
     let mut checks = vec![config_ok(&config, &origin)];
 
-    let http = store::http_client();
-    let identity = Arc::new(FunctionIdentity::new(http.clone(), &config.source.endpoint.region));
+    let connections = Connections::new();
+    let identity = Arc::new(FunctionIdentity::new(connections.s3().clone(), &config.source.endpoint.region));
     let credentials = identity.credentials().await.map_err(|e| source_text(&e));
     checks.push(credentials_check(credential_source(), credentials.as_ref().map(|c| c.access_key_id())));
     if credentials.is_err() {
@@ -123,7 +125,7 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Check> {
         source: args.source_account.clone().or_else(|| env("CRR_SOURCE_ACCOUNT_ID")).or_else(|| env("FC_ACCOUNT_ID")),
         dest: args.dest_account.clone(),
     };
-    let source = store::s3_client(&http, &config.source.endpoint, identity.clone());
+    let source = Store::new(&connections, &config.source.endpoint, config.source.api, identity.clone());
     let Some(first) = config.rules.first() else {
         return checks;
     };
@@ -132,7 +134,7 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Check> {
     checks.push(source_bucket_check(&config.source, &origin, &listing, &source_grants));
     let sample = listing.as_ref().ok().and_then(Clone::clone);
     let read = match &sample {
-        Some(key) => Some(head_object(&source, &config.source.name, key).await.map(|_| ())),
+        Some(key) => Some(head_object(&source, &config.source.name, key).await),
         None => None,
     };
     checks.push(source_object_check(&config.source, listing.is_ok(), sample.as_deref(), read.as_ref(), &source_grants));
@@ -144,7 +146,7 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Check> {
             rule,
             grants: Grants::new(&config, rule, &accounts),
             origin: &origin,
-            http: http.clone(),
+            connections: connections.clone(),
             identity: identity.clone(),
             sample: sample.as_deref(),
             source_versioning: &source_versioning,

@@ -1,11 +1,14 @@
 //! The probe: an object written, read back and deleted with the role under the
 //! destination's reserved prefix, as replication writes and deletes replicas (again with
-//! SSE-KMS when the rule re-encrypts), and the checks decided from what it observed.
+//! KMS encryption when the rule re-encrypts), through the store of the destination's
+//! dialect (S3 or OSS), and the checks decided from what it observed.
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use std::collections::HashMap;
+
 use crr::config::{KmsPolicy, Rule, RuleAction};
 use crr::error::Failure;
+use crr::object::Encryption;
+use crr::store::{Condition, ObjectWrite, Read, Store, Upload};
 
 use super::check::Check;
 use super::grants::{Grants, Side};
@@ -33,53 +36,49 @@ pub struct ProbeOutcome {
 /// What HEAD says about the stored probe.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stored {
-    pub size: Option<i64>,
-    pub encryption: Option<String>,
-    pub kms_key: Option<String>,
+    pub size: u64,
+    pub encryption: Encryption,
 }
 
-/// Puts, heads and deletes a probe object with the role (with SSE-KMS under `kms_key`),
-/// and cleans up the versions a versioned destination keeps when it may.
-pub(super) async fn run_probe(dest: &aws_sdk_s3::Client, bucket: &str, kms_key: Option<&str>) -> ProbeOutcome {
+/// Puts, heads and deletes a probe object with the role (encrypted with the KMS key
+/// `kms_key` when given), and cleans up the versions a versioned destination keeps
+/// when it may.
+pub(super) async fn run_probe(dest: &Store, bucket: &str, kms_key: Option<&str>) -> ProbeOutcome {
     let suffix = if kms_key.is_some() { "-kms" } else { "" };
     let key = format!("{PROBE_PREFIX}{}{suffix}", uuid::Uuid::new_v4().simple());
-    let mut put = dest
-        .put_object()
-        .bucket(bucket)
-        .key(&key)
-        .content_type("text/plain")
-        .metadata("crr-doctor", "probe")
-        .body(ByteStream::from_static(PROBE_BODY));
-    if let Some(kms_key) = kms_key {
-        put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms_key);
-    }
-    let put = put.send().await.map_err(|e| Failure::from_sdk(&e));
-    let version = match &put {
-        Ok(out) => out.version_id().filter(|v| *v != "null").map(str::to_owned),
+    let write = ObjectWrite {
+        content_type: Some("text/plain"),
+        metadata: HashMap::from([("crr-doctor".to_owned(), "probe".to_owned())]),
+        encryption: match kms_key {
+            Some(key_id) => Encryption::Kms { key_id: Some(key_id.to_owned()) },
+            None => Encryption::None,
+        },
+        ..ObjectWrite::default()
+    };
+    let put = dest.put(bucket, &key, Upload::bytes(PROBE_BODY), &write, Condition::Always).await;
+    let version = match put {
+        Ok(written) => written.version_id,
         Err(f) => {
             return ProbeOutcome {
                 bucket: bucket.to_owned(),
                 key,
-                put: Err(f.clone()),
+                put: Err(f),
                 head: None,
                 delete: None,
                 leftover_version: false,
             }
         }
     };
-    let head =
-        dest.head_object().bucket(bucket).key(&key).send().await.map_err(|e| Failure::from_sdk(&e)).map(|h| Stored {
-            size: h.content_length(),
-            encryption: h.server_side_encryption().map(|s| s.as_str().to_owned()),
-            kms_key: h.ssekms_key_id().map(str::to_owned),
-        });
-    let deleted = dest.delete_object().bucket(bucket).key(&key).send().await.map_err(|e| Failure::from_sdk(&e));
+    let head = dest
+        .head(bucket, &key, Read::default())
+        .await
+        .map(|state| Stored { size: state.size, encryption: state.encryption });
+    let deleted = dest.delete(bucket, &key, None).await;
     let mut leftover_version = false;
     if let (Some(version), Ok(marker)) = (&version, &deleted) {
         // Versioned: the delete left the probe as a noncurrent version behind a marker.
-        for id in std::iter::once(version.as_str()).chain(marker.version_id()) {
-            let removed = dest.delete_object().bucket(bucket).key(&key).version_id(id).send().await;
-            leftover_version |= removed.is_err();
+        for id in std::iter::once(version.as_str()).chain(marker.version_id.as_deref()) {
+            leftover_version |= dest.delete(bucket, &key, Some(id)).await.is_err();
         }
     }
     ProbeOutcome {
@@ -110,14 +109,10 @@ pub fn probe_checks(rule: &Rule, probe: &ProbeOutcome, grants: &Grants) -> Vec<C
     };
     let head = match &probe.head {
         None => Check::skip("probe-head", Some(rule), "needs probe-put to pass"),
-        Some(Ok(stored)) if stored.size.is_some_and(|s| s != PROBE_BODY.len() as i64) => Check::warn(
+        Some(Ok(stored)) if stored.size != PROBE_BODY.len() as u64 => Check::warn(
             "probe-head",
             Some(rule),
-            format!(
-                "{object} reads back with {} bytes, {} were written",
-                stored.size.unwrap_or_default(),
-                PROBE_BODY.len()
-            ),
+            format!("{object} reads back with {} bytes, {} were written", stored.size, PROBE_BODY.len()),
             format!("check what rewrites objects in {bucket} (a gateway or object processing)"),
         ),
         Some(Ok(_)) => Check::ok("probe-head", Some(rule), format!("the role reads {object} back (HEAD)")),
@@ -218,8 +213,8 @@ pub fn kms_check(rule: &Rule, origin: &Origin, probe: Option<&ProbeOutcome>, gra
         );
     }
     match &probe.head {
-        Some(Ok(stored)) if stored.encryption.as_deref() == Some("aws:kms") => {
-            let used = stored.kms_key.as_deref().unwrap_or("");
+        Some(Ok(Stored { encryption: Encryption::Kms { key_id: used }, .. })) => {
+            let used = used.as_deref().unwrap_or("");
             if used.is_empty() || used == key_id || used.ends_with(&format!("/{key_id}")) || key_id.ends_with(used) {
                 Check::ok(
                     "kms-probe",
@@ -240,7 +235,10 @@ pub fn kms_check(rule: &Rule, origin: &Origin, probe: Option<&ProbeOutcome>, gra
             Some(rule),
             format!(
                 "{object} was written with SSE-KMS key {key_id} but the destination reports encryption {}",
-                stored.encryption.as_deref().unwrap_or("none")
+                match stored.encryption {
+                    Encryption::Managed => "managed by the service (AES256)",
+                    _ => "none",
+                }
             ),
             "the destination ignores SSE-KMS requests: check that it supports KMS and that the key is enabled"
                 .to_owned(),
@@ -315,15 +313,14 @@ mod tests {
         let c = config(&[("CRR_KMS", "replicate"), ("CRR_REPLICA_KMS_KEY_ID", key)]);
         let g = grants(&c);
         let rule = &c.rules[0];
-        let encrypted = Stored {
-            size: Some(PROBE_BODY.len() as i64),
-            encryption: Some("aws:kms".into()),
-            kms_key: Some(key.into()),
-        };
+        let encrypted =
+            Stored { size: PROBE_BODY.len() as u64, encryption: Encryption::Kms { key_id: Some(key.into()) } };
         let ok = ProbeOutcome { head: Some(Ok(encrypted.clone())), ..probe_ok() };
         assert_eq!(kms_check(rule, &Origin::Env, Some(&ok), &g).status, Status::Ok);
-        let other =
-            ProbeOutcome { head: Some(Ok(Stored { kms_key: Some("other".into()), ..encrypted })), ..probe_ok() };
+        let other = ProbeOutcome {
+            head: Some(Ok(Stored { encryption: Encryption::Kms { key_id: Some("other".into()) }, ..encrypted })),
+            ..probe_ok()
+        };
         assert_eq!(kms_check(rule, &Origin::Env, Some(&other), &g).status, Status::Warn);
         let plain = kms_check(rule, &Origin::Env, Some(&probe_ok()), &g);
         assert_eq!(plain.status, Status::Fail, "the destination stored it unencrypted");

@@ -1,9 +1,11 @@
-//! The read-only requests doctor makes besides the probe (a sample source key, HEAD,
-//! bucket versioning), and how a failed request reads in a check.
+//! The read-only requests doctor makes besides the probe (a sample source key, a
+//! listing, HEAD, bucket versioning), through crr's store interface so that S3 and
+//! OSS buckets are checked alike, and how a failed request reads in a check.
 
-use aws_sdk_s3::types::BucketVersioningStatus;
 use crr::config::Config;
 use crr::error::Failure;
+use crr::object::RESERVED_PREFIX;
+use crr::store::{self, List, Read, Store};
 
 /// Keys listed in the source to find one a rule replicates.
 pub(super) const SAMPLE_KEYS: i32 = 100;
@@ -45,72 +47,31 @@ impl Versioning {
 }
 
 /// A key a rule replicates, from the first keys of the source (`None`: none there).
-pub(super) async fn sample_source_key(source: &aws_sdk_s3::Client, config: &Config) -> Result<Option<String>, Failure> {
-    let out = source
-        .list_objects_v2()
-        .bucket(&config.source.name)
-        .max_keys(SAMPLE_KEYS)
-        .send()
-        .await
-        .map_err(|e| Failure::from_sdk(&e))?;
-    Ok(out
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .find(|key| !key.starts_with(".crr/") && config.rules_for(key).next().is_some())
-        .map(str::to_owned))
+pub(super) async fn sample_source_key(source: &Store, config: &Config) -> Result<Option<String>, Failure> {
+    let page = source.list(&config.source.name, List { max_keys: Some(SAMPLE_KEYS), ..List::default() }).await?;
+    Ok(page
+        .objects
+        .into_iter()
+        .map(|o| o.key)
+        .find(|key| !key.starts_with(RESERVED_PREFIX) && config.rules_for(key).next().is_some()))
 }
 
 /// Lists at most one key under `prefix`: whether the bucket exists and may be listed.
-pub(super) async fn list_bucket(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<(), Failure> {
-    client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .max_keys(1)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Failure::from_sdk(&e))
+pub(super) async fn list_bucket(store: &Store, bucket: &str, prefix: &str) -> Result<(), Failure> {
+    store.list(bucket, List { prefix, max_keys: Some(1), ..List::default() }).await.map(drop)
 }
 
-/// HEAD of one object.
-pub(super) async fn head_object(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, Failure> {
-    client.head_object().bucket(bucket).key(key).send().await.map_err(|e| Failure::from_sdk(&e))
+/// HEAD of one object: whether it may be read.
+pub(super) async fn head_object(store: &Store, bucket: &str, key: &str) -> Result<(), Failure> {
+    store.head(bucket, key, Read::default()).await.map(drop)
 }
 
-pub(super) async fn versioning(client: &aws_sdk_s3::Client, bucket: &str) -> Versioning {
-    match client.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(out) => match out.status() {
-            Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
-            Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
-            _ => Versioning::Off,
-        },
-        Err(e) => {
-            // Some S3-compatible servers answer 200 with another root element than
-            // VersioningConfiguration (moto: an empty GetBucketVersioningResponse for a
-            // bucket that never had versioning), which the SDK refuses to read.
-            let raw = e.raw_response().filter(|r| r.status().is_success()).and_then(|r| r.body().bytes());
-            match raw.map(String::from_utf8_lossy) {
-                Some(body) => versioning_from_body(&body),
-                None => Versioning::Unknown(describe(&Failure::from_sdk(&e))),
-            }
-        }
-    }
-}
-
-/// The versioning state a GetBucketVersioning answer's body states.
-fn versioning_from_body(body: &str) -> Versioning {
-    if body.contains("<Status>Enabled</Status>") {
-        Versioning::Enabled
-    } else if body.contains("<Status>Suspended</Status>") {
-        Versioning::Suspended
-    } else {
-        Versioning::Off
+pub(super) async fn versioning(store: &Store, bucket: &str) -> Versioning {
+    match store.versioning(bucket).await {
+        Ok(store::Versioning::Enabled) => Versioning::Enabled,
+        Ok(store::Versioning::Suspended) => Versioning::Suspended,
+        Ok(store::Versioning::Off) => Versioning::Off,
+        Err(f) => Versioning::Unknown(describe(&f)),
     }
 }
 
@@ -119,13 +80,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versioning_answers_of_lenient_servers_are_read_from_the_body() {
-        let moto = r#"<?xml version="1.0" encoding="utf-8"?><GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
-        assert_eq!(versioning_from_body(moto), Versioning::Off);
-        assert_eq!(versioning_from_body("<X><Status>Enabled</Status></X>"), Versioning::Enabled);
-        assert_eq!(versioning_from_body("<X><Status>Suspended</Status></X>"), Versioning::Suspended);
+    fn a_failure_reads_as_code_message_and_status_once() {
         let http =
             Failure { fault: crr::error::Fault::Permanent, status: Some(200), code: None, message: "HTTP 200".into() };
         assert_eq!(describe(&http), "HTTP 200");
+        let denied = Failure {
+            fault: crr::error::Fault::Permanent,
+            status: Some(403),
+            code: Some("AccessDenied".into()),
+            message: "You have no right to access this object.".into(),
+        };
+        assert_eq!(describe(&denied), "AccessDenied: You have no right to access this object. (HTTP 403)");
     }
 }

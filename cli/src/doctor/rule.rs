@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use crr::arn::RoleArn;
 use crr::config::{Config, CopyMode, KmsPolicy, Rule, RuleAction, StsSettings};
 use crr::credentials::FunctionIdentity;
 use crr::decide::copy::{server_side, ServerSide, ServerSideKnown, StreamReason};
 use crr::error::Failure;
-use crr::store;
+use crr::store::{Connections, Store};
 use crr::sts::AssumedRole;
 
 use super::bucket_policy::{policy_checks, read_bucket_policy};
@@ -43,7 +42,7 @@ pub(super) struct RuleRun<'a> {
     pub(super) rule: &'a Rule,
     pub(super) grants: Grants,
     pub(super) origin: &'a Origin,
-    pub(super) http: SharedHttpClient,
+    pub(super) connections: Connections,
     pub(super) identity: Arc<FunctionIdentity>,
     pub(super) sample: Option<&'a str>,
     pub(super) source_versioning: &'a Versioning,
@@ -57,7 +56,7 @@ impl RuleRun<'_> {
             rule.role.clone(),
             self.config.sts.clone(),
             self.identity.clone(),
-            self.http.clone(),
+            self.connections.s3().clone(),
         ));
         let assumed = role.credentials("crr-doctor").await.map(|_| ());
         let mut out = vec![assume_check(rule, &self.config.sts, self.origin, &assumed)];
@@ -67,7 +66,7 @@ impl RuleRun<'_> {
         }
 
         let bucket = &rule.destination.name;
-        let dest = store::s3_client(&self.http, &rule.destination.endpoint, role);
+        let dest = Store::new(&self.connections, &rule.destination.endpoint, rule.destination.api, role);
         let listed = list_bucket(&dest, bucket, PROBE_PREFIX).await;
         out.push(dest_bucket_check(rule, self.origin, &listed, &self.grants));
         if listed.as_ref().is_err_and(is_missing_bucket) {
@@ -92,9 +91,7 @@ impl RuleRun<'_> {
         out.extend(policy_checks(rule, &policy, &self.grants));
 
         let role_reads = match self.sample {
-            Some(key) if self.server_side_possible() => {
-                Some(head_object(&dest, &self.config.source.name, key).await.map(|_| ()))
-            }
+            Some(key) if self.server_side_possible() => Some(head_object(&dest, &self.config.source.name, key).await),
             _ => None,
         };
         out.push(server_side_check(self.config, rule, self.sample, role_reads.as_ref(), &self.grants));

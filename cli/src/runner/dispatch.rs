@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::caller::{Caller, Target};
-use super::parameters::Platform;
+use super::parameters::Storage;
 use super::processes::Running;
 use crate::cron::Schedule;
 use crate::dev::{PlatformIdentity, Pump, PumpConfig, QueueMessage, Routes};
@@ -265,20 +265,22 @@ impl Dispatcher {
         Ok(tasks)
     }
 
-    /// The local cloud's notification queue, when the functions have OSS triggers and
-    /// the cloud env names the queue; `cloud_env` is named in errors.
+    /// The local cloud's notification queue of `storage`'s source bucket, when the
+    /// functions have OSS triggers and the cloud env names the queue; `cloud_env` is
+    /// named in errors. The queue is moto's, in moto's region.
     pub(super) fn queue_pump(
         &self,
         cloud: &BTreeMap<String, String>,
         cloud_env: &std::path::Path,
-        platform: &Platform,
+        storage: Storage,
         identity: Option<PlatformIdentity>,
     ) -> anyhow::Result<Option<Arc<Pump>>> {
-        let (Some(queue_url), Some(endpoint)) = (cloud.get("LOCAL_QUEUE_URL"), cloud.get("LOCAL_ENDPOINT")) else {
-            return Ok(not_pumping());
+        let queue = storage.queue_variable();
+        let (Some(queue_url), Some(endpoint)) = (cloud.get(queue), cloud.get("LOCAL_ENDPOINT")) else {
+            return Ok(not_pumping(queue));
         };
         if self.router.routes.is_empty() {
-            return Ok(not_pumping());
+            return Ok(not_pumping(queue));
         }
         let (Some(key), Some(secret)) = (cloud.get("LOCAL_SRC_ADMIN_KEY_ID"), cloud.get("LOCAL_SRC_ADMIN_SECRET"))
         else {
@@ -290,7 +292,7 @@ impl Dispatcher {
         println!("pumping queue={queue_url} routes={}", self.router.routes.len());
         Ok(Some(Arc::new(Pump::new(PumpConfig {
             endpoint: endpoint.clone(),
-            region: platform.region.clone(),
+            region: cloud.get("LOCAL_REGION").cloned().unwrap_or_else(|| "us-east-1".into()),
             queue_url: queue_url.clone(),
             queue_credentials: aws_credential_types::Credentials::new(key, secret, None, None, "cloud-env"),
             routes: Routes::default(),
@@ -300,7 +302,7 @@ impl Dispatcher {
     }
 }
 
-fn not_pumping() -> Option<Arc<Pump>> {
-    println!("not pumping: no OSS triggers, or no LOCAL_QUEUE_URL/LOCAL_ENDPOINT in the cloud env");
+fn not_pumping(queue: &str) -> Option<Arc<Pump>> {
+    println!("not pumping: no OSS triggers, or no {queue}/LOCAL_ENDPOINT in the cloud env");
     None
 }

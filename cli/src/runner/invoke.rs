@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use bytes::Bytes;
 
 use super::caller::{Caller, Target};
-use super::parameters::{identity_from, read_env_file};
+use super::parameters::{identity_from, read_env_file, Platform, Storage};
 use super::processes::process_alive;
 use super::state::State;
 use crate::dev::PlatformIdentity;
@@ -114,7 +114,13 @@ fn identity(args: &InvokeArgs, state: Option<&State>) -> anyhow::Result<Option<P
     let Some(path) = args.cloud_env.clone().or_else(|| state.map(|s| s.cloud_env.clone())) else {
         return Ok(None);
     };
-    let identity = identity_from(&read_env_file(&path)?);
+    let cloud = read_env_file(&path)?;
+    // The region and account the runner gave the functions, else the cloud's S3 side's.
+    let platform = match state {
+        Some(s) => Platform { region: s.region.clone(), account_id: s.account_id.clone() },
+        None => Platform::from_cloud(&cloud, Storage::S3),
+    };
+    let identity = identity_from(&cloud, &platform);
     if identity.is_none() {
         eprintln!("warning: no LOCAL_FN_KEY_ID/LOCAL_FN_SECRET in {}: invoking without credentials", path.display());
     }

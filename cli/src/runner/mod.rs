@@ -5,7 +5,8 @@
 //! (`.local/cloud.env`) and `--param`, starts each function's binary as a custom
 //! runtime on its own port with the template's environment, calls `/initialize`,
 //! then delivers the source bucket's notifications (from the local cloud's SQS
-//! queue) to the functions whose OSS triggers match them, as OSS trigger events,
+//! queue: moto's S3 notifications, or with `--oss` the local OSS server's own OSS
+//! events) to the functions whose OSS triggers match them, as OSS trigger events,
 //! and fires the Timer triggers on their schedules. Every invocation is one line on
 //! stdout; the functions' own output goes to stderr, each line prefixed with the
 //! function's name. A state file tells `crr invoke` where the functions listen.
@@ -31,7 +32,7 @@ mod state;
 
 pub use caller::{Answer, Caller, Target};
 pub use invoke::{invoke, InvokeArgs};
-pub use parameters::{parameters, read_env_file, CloudFact, PARAMETER_MAP};
+pub use parameters::{parameters, read_env_file, CloudFact, Storage, OSS_PARAMETER_MAP, PARAMETER_MAP};
 pub use state::{State, StateFunction};
 
 use dispatch::Dispatcher;
@@ -65,17 +66,23 @@ pub struct UpArgs {
     /// First port for the functions, one each in template order (default: free ports).
     #[arg(long)]
     pub base_port: Option<u16>,
+    /// Replicate the local OSS server's buckets (the seed's topology) instead of moto's:
+    /// the `LOCAL_OSS_*` facts fill the parameters and the source bucket's OSS events
+    /// come from `LOCAL_OSS_QUEUE_URL`.
+    #[arg(long)]
+    pub oss: bool,
 }
 
 /// `crr dev up`: runs until Ctrl-C, SIGTERM or `--until-idle`; returns the exit code.
 pub async fn up(args: UpArgs) -> anyhow::Result<i32> {
     refuse_a_second_runner(&args.state_file)?;
     let cloud = read_env_file(&args.cloud_env)?;
-    let platform = Platform::from_cloud(&cloud);
-    let stack = resolve_stack(&args.template, &cloud, &args.params, &platform)?;
+    let storage = if args.oss { Storage::Oss } else { Storage::S3 };
+    let platform = Platform::from_cloud(&cloud, storage);
+    let stack = resolve_stack(&args.template, &cloud, &args.params, &platform, storage)?;
     let bin_dir = binary_dir(args.bin_dir.as_deref())?;
     check_binaries(&stack, &bin_dir)?;
-    let identity = identity_from(&cloud);
+    let identity = identity_from(&cloud, &platform);
     if identity.is_none() {
         eprintln!(
             "warning: no LOCAL_FN_KEY_ID/LOCAL_FN_SECRET in {}: functions get no credentials",
@@ -97,7 +104,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<i32> {
 
     let router = Router::from_stack(&stack, &platform.region, &platform.account_id);
     let dispatcher = Arc::new(Dispatcher::new(caller, &running, router));
-    let pump = dispatcher.queue_pump(&cloud, &args.cloud_env, &platform, identity)?;
+    let pump = dispatcher.queue_pump(&cloud, &args.cloud_env, storage, identity)?;
     let timers = dispatcher.start_timers(&stack)?;
     println!("ready functions={} state={}", running.len(), args.state_file.display());
 

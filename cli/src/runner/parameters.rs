@@ -1,6 +1,8 @@
 //! What a local run is configured with: the local cloud's facts (`.local/cloud.env`,
 //! `KEY=VALUE` lines), the template parameters filled from them and from `--param`,
 //! and the platform those facts describe (region, account, the functions' identity).
+//! The facts of either side of the local cloud apply: moto's S3 buckets, or (`--oss`)
+//! the local OSS server's, the seed's topology.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +38,42 @@ pub struct CloudFact {
     pub variable: &'static str,
 }
 
+/// Which buckets of the local cloud a run replicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// moto's S3 buckets, the role in the destination account.
+    #[default]
+    S3,
+    /// The local OSS server's buckets, the RAM role in the source account (the seed's topology).
+    Oss,
+}
+
+impl Storage {
+    /// The parameters this side's facts give.
+    pub fn parameter_map(self) -> &'static [CloudFact] {
+        match self {
+            Storage::S3 => PARAMETER_MAP,
+            Storage::Oss => OSS_PARAMETER_MAP,
+        }
+    }
+
+    /// The cloud env's variable naming the queue that receives the source bucket's events.
+    pub fn queue_variable(self) -> &'static str {
+        match self {
+            Storage::S3 => "LOCAL_QUEUE_URL",
+            Storage::Oss => "LOCAL_OSS_QUEUE_URL",
+        }
+    }
+
+    /// The cloud env's variable naming the region the buckets (and the functions) are in.
+    fn region_variable(self) -> &'static str {
+        match self {
+            Storage::S3 => "LOCAL_REGION",
+            Storage::Oss => "LOCAL_OSS_REGION",
+        }
+    }
+}
+
 /// Template parameters taken from the local cloud's facts, for the parameters the template declares.
 pub const PARAMETER_MAP: &[CloudFact] = &[
     CloudFact { parameter: "SourceBucket", variable: "LOCAL_SRC_BUCKET" },
@@ -48,16 +86,30 @@ pub const PARAMETER_MAP: &[CloudFact] = &[
     CloudFact { parameter: "StsEndpoint", variable: "LOCAL_ENDPOINT" },
 ];
 
-/// The parameter values for a run: the cloud env's facts mapped by [`PARAMETER_MAP`],
-/// then `--param` values. An Alibaba role (`acs:ram::`) given without an STS endpoint
-/// is assumed through the local Alibaba STS.
+/// The same for the local OSS server (`--oss`): OSS buckets of the two accounts, the
+/// RAM role of the source account, assumed through the local Alibaba STS.
+pub const OSS_PARAMETER_MAP: &[CloudFact] = &[
+    CloudFact { parameter: "SourceBucket", variable: "LOCAL_OSS_SRC_BUCKET" },
+    CloudFact { parameter: "SourceEndpoint", variable: "LOCAL_OSS_ENDPOINT" },
+    CloudFact { parameter: "SourceRegion", variable: "LOCAL_OSS_REGION" },
+    CloudFact { parameter: "DestBucket", variable: "LOCAL_OSS_DST_BUCKET" },
+    CloudFact { parameter: "DestEndpoint", variable: "LOCAL_OSS_ENDPOINT" },
+    CloudFact { parameter: "DestRegion", variable: "LOCAL_OSS_REGION" },
+    CloudFact { parameter: "ReplicationRoleArn", variable: "LOCAL_OSS_ROLE_ARN" },
+    CloudFact { parameter: "StsEndpoint", variable: "LOCAL_ALIBABA_STS_ENDPOINT" },
+];
+
+/// The parameter values for a run: the cloud env's facts of `storage`'s side mapped by
+/// [`PARAMETER_MAP`] or [`OSS_PARAMETER_MAP`], then `--param` values. An Alibaba role
+/// (`acs:ram::`) given without an STS endpoint is assumed through the local Alibaba STS.
 pub fn parameters(
     cloud: &BTreeMap<String, String>,
     overrides: &[String],
     declared: &[String],
+    storage: Storage,
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let mut params = BTreeMap::new();
-    for fact in PARAMETER_MAP {
+    for fact in storage.parameter_map() {
         if let (true, Some(v)) = (declared.iter().any(|d| d == fact.parameter), cloud.get(fact.variable)) {
             params.insert(fact.parameter.to_string(), v.clone());
         }
@@ -88,9 +140,9 @@ pub(super) struct Platform {
 }
 
 impl Platform {
-    pub(super) fn from_cloud(cloud: &BTreeMap<String, String>) -> Platform {
+    pub(super) fn from_cloud(cloud: &BTreeMap<String, String>, storage: Storage) -> Platform {
         Platform {
-            region: cloud.get("LOCAL_REGION").cloned().unwrap_or_else(|| "us-east-1".into()),
+            region: cloud.get(storage.region_variable()).cloned().unwrap_or_else(|| "us-east-1".into()),
             account_id: cloud.get("LOCAL_SRC_ACCOUNT").cloned().unwrap_or_default(),
         }
     }
@@ -103,10 +155,11 @@ pub(super) fn resolve_stack(
     cloud: &BTreeMap<String, String>,
     overrides: &[String],
     platform: &Platform,
+    storage: Storage,
 ) -> anyhow::Result<Stack> {
     let declared = crate::template::declared_parameters(template)?;
     let options = ResolveOptions {
-        params: parameters(cloud, overrides, &declared)?,
+        params: parameters(cloud, overrides, &declared, storage)?,
         region: platform.region.clone(),
         account_id: platform.account_id.clone(),
         stack_name: "crr-dev".into(),
@@ -115,13 +168,13 @@ pub(super) fn resolve_stack(
 }
 
 /// The identity Function Compute passes the functions with each request, from the
-/// cloud env's `LOCAL_FN_KEY_ID` / `LOCAL_FN_SECRET`.
-pub(super) fn identity_from(cloud: &BTreeMap<String, String>) -> Option<PlatformIdentity> {
+/// cloud env's `LOCAL_FN_KEY_ID` / `LOCAL_FN_SECRET`, in the platform's region.
+pub(super) fn identity_from(cloud: &BTreeMap<String, String>, platform: &Platform) -> Option<PlatformIdentity> {
     Some(PlatformIdentity {
         access_key_id: cloud.get("LOCAL_FN_KEY_ID")?.clone(),
         access_key_secret: fc_runtime::Secret::new(cloud.get("LOCAL_FN_SECRET")?.clone()),
-        region: cloud.get("LOCAL_REGION").cloned().unwrap_or_else(|| "us-east-1".into()),
-        account_id: cloud.get("LOCAL_SRC_ACCOUNT").cloned().unwrap_or_default(),
+        region: platform.region.clone(),
+        account_id: platform.account_id.clone(),
     })
 }
 
@@ -138,6 +191,12 @@ mod tests {
             ("LOCAL_DST_BUCKET", "crr-dst"),
             ("LOCAL_ROLE_ARN", "arn:aws:iam::222222222222:role/crr-replicator"),
             ("LOCAL_ALIBABA_STS_ENDPOINT", "http://127.0.0.1:4591"),
+            ("LOCAL_OSS_ENDPOINT", "http://oss-cn-local.localhost:4596"),
+            ("LOCAL_OSS_REGION", "cn-local"),
+            ("LOCAL_OSS_SRC_BUCKET", "crr-oss-src"),
+            ("LOCAL_OSS_DST_BUCKET", "crr-oss-dst"),
+            ("LOCAL_OSS_ROLE_ARN", "acs:ram::111111111111:role/crr-oss-replicator"),
+            ("LOCAL_SRC_ACCOUNT", "111111111111"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -151,7 +210,9 @@ mod tests {
 
     #[test]
     fn cloud_facts_become_parameters_and_params_override_them() {
-        let p = parameters(&cloud(), &["TriggerSuffix=.jpg".into(), "DestBucket=other".into()], &declared()).unwrap();
+        let p =
+            parameters(&cloud(), &["TriggerSuffix=.jpg".into(), "DestBucket=other".into()], &declared(), Storage::S3)
+                .unwrap();
         assert_eq!(p["SourceBucket"], "crr-src");
         assert_eq!(p["SourceEndpoint"], "http://127.0.0.1:4590");
         assert_eq!(p["DestEndpoint"], "http://127.0.0.1:4590");
@@ -161,24 +222,24 @@ mod tests {
         assert_eq!(p["TriggerSuffix"], ".jpg");
 
         // Only parameters the template declares are filled in.
-        let p = parameters(&cloud(), &[], &["SourceBucket".to_owned()]).unwrap();
+        let p = parameters(&cloud(), &[], &["SourceBucket".to_owned()], Storage::S3).unwrap();
         assert_eq!(p.keys().collect::<Vec<_>>(), ["SourceBucket"]);
 
         // An Alibaba role goes through the local Alibaba STS unless told otherwise.
         let role = "ReplicationRoleArn=acs:ram::222222222222:role/crr-replicator".to_owned();
-        let p = parameters(&cloud(), std::slice::from_ref(&role), &declared()).unwrap();
+        let p = parameters(&cloud(), std::slice::from_ref(&role), &declared(), Storage::S3).unwrap();
         assert_eq!(p["StsEndpoint"], "http://127.0.0.1:4591");
-        let p = parameters(&cloud(), &[role, "StsEndpoint=http://x".into()], &declared()).unwrap();
+        let p = parameters(&cloud(), &[role, "StsEndpoint=http://x".into()], &declared(), Storage::S3).unwrap();
         assert_eq!(p["StsEndpoint"], "http://x");
 
-        let e = parameters(&cloud(), &["TriggerSuffix".into()], &declared()).unwrap_err().to_string();
+        let e = parameters(&cloud(), &["TriggerSuffix".into()], &declared(), Storage::S3).unwrap_err().to_string();
         assert!(e.contains("expected KEY=VALUE"), "{e}");
     }
 
     #[test]
     fn the_template_resolves_against_the_local_cloud() {
         let options = ResolveOptions {
-            params: parameters(&cloud(), &["Action=ALL".into()], &declared()).unwrap(),
+            params: parameters(&cloud(), &["Action=ALL".into()], &declared(), Storage::S3).unwrap(),
             region: "us-east-1".into(),
             account_id: "111111111111".into(),
             stack_name: "crr-dev".into(),
@@ -192,5 +253,21 @@ mod tests {
         assert!(format!("{config:?}").contains("crr-dst"), "{config:?}");
         assert_eq!(env["CRR_SOURCE_ENDPOINT"], "http://127.0.0.1:4590");
         assert_eq!(env["CRR_ACTION"], "ALL");
+    }
+
+    #[test]
+    fn the_oss_side_takes_the_local_oss_servers_facts_and_region() {
+        let p = parameters(&cloud(), &["Action=ALL".into()], &declared(), Storage::Oss).unwrap();
+        assert_eq!(p["SourceBucket"], "crr-oss-src");
+        assert_eq!(p["DestBucket"], "crr-oss-dst");
+        assert_eq!(p["SourceEndpoint"], "http://oss-cn-local.localhost:4596");
+        assert_eq!(p["DestEndpoint"], "http://oss-cn-local.localhost:4596");
+        assert_eq!((p["SourceRegion"].as_str(), p["DestRegion"].as_str()), ("cn-local", "cn-local"));
+        assert_eq!(p["ReplicationRoleArn"], "acs:ram::111111111111:role/crr-oss-replicator");
+        assert_eq!(p["StsEndpoint"], "http://127.0.0.1:4591", "the RAM role is assumed through the local Alibaba STS");
+        let platform = Platform::from_cloud(&cloud(), Storage::Oss);
+        assert_eq!(platform, Platform { region: "cn-local".into(), account_id: "111111111111".into() });
+        assert_eq!(Storage::Oss.queue_variable(), "LOCAL_OSS_QUEUE_URL");
+        assert_eq!(Platform::from_cloud(&cloud(), Storage::S3).region, "us-east-1");
     }
 }

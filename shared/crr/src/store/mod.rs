@@ -29,8 +29,8 @@ use bytes::Bytes;
 pub use self::body::{hashing, Body, Digest, StreamDigest};
 pub use self::s3::s3_client;
 pub use self::types::{
-    BucketInfo, Condition, CopySource, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart,
-    Versioning, Written,
+    BucketInfo, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload,
+    UploadedPart, Versioning, Written,
 };
 use crate::config::{Api, Endpoint};
 use crate::error::Failure;
@@ -218,6 +218,12 @@ impl Store {
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), Failure> {
         dispatch!(self, s => s.abort_upload(bucket, key, upload_id).await)
+    }
+
+    /// Deletes one key, or one version of it (S3 and OSS `DeleteObject`). In a versioned
+    /// bucket, a delete without a version leaves a delete marker, whose version comes back.
+    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+        dispatch!(self, s => s.delete(bucket, key, version_id).await)
     }
 
     /// Deletes up to 1000 keys in one request; returns the keys the server refused.

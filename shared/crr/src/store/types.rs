@@ -125,12 +125,28 @@ pub struct Written {
     pub etag: String,
     /// CRC-64/ECMA of what was stored, when the server keeps one (OSS).
     pub crc64: Option<u64>,
+    /// The version the write made, in a versioned bucket.
+    pub version_id: Option<String>,
 }
 
 impl Written {
     pub fn etag(etag: impl Into<String>) -> Self {
-        Written { etag: etag.into(), crc64: None }
+        Written { etag: etag.into(), crc64: None, version_id: None }
     }
+
+    /// With the version the server reports (`null`, an unversioned bucket's, is none).
+    pub fn with_version_id(self, version_id: Option<&str>) -> Self {
+        Written { version_id: version_id.filter(|v| !v.is_empty() && *v != "null").map(str::to_owned), ..self }
+    }
+}
+
+/// What deleting one key (or one version of it) did, as the server reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// In a versioned bucket: the delete marker made, or the version removed.
+    pub version_id: Option<String>,
+    /// The delete made (or removed) a delete marker.
+    pub delete_marker: bool,
 }
 
 /// A bucket's versioning state.

@@ -24,9 +24,11 @@ pub fn crc64(headers: &HeaderMap) -> Option<u64> {
     header(headers, "x-oss-hash-crc64ecma").and_then(|v| v.trim().parse().ok())
 }
 
-/// What a write answer reports: the ETag and the stored object's CRC-64.
+/// What a write answer reports: the ETag, the stored object's CRC-64 and, in a
+/// versioned bucket, its version.
 pub fn written(headers: &HeaderMap) -> Written {
-    Written { etag: header(headers, "etag").unwrap_or_default(), crc64: crc64(headers) }
+    Written { etag: header(headers, "etag").unwrap_or_default(), crc64: crc64(headers), version_id: None }
+        .with_version_id(header(headers, "x-oss-version-id").as_deref())
 }
 
 /// The object a HEAD or GET answer describes. For a ranged GET the size is the

@@ -30,12 +30,13 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 
 pub use self::client::{http_client, Http};
 use self::client::{Call, Client, Payload, IDLE_TIMEOUT};
-use self::headers::{object_state, write_headers, written};
+use self::headers::{header, object_state, write_headers, written};
 use crate::config::Endpoint;
 use crate::error::{Failure, Fault};
 use crate::object::{ObjectState, Tags};
 use crate::store::{
-    Body, Condition, CopySource, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart, Written,
+    Body, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart,
+    Written,
 };
 
 /// A key as `x-oss-copy-source` and `x-oss-symlink-target` take it: percent-encoded, `/` kept.
@@ -222,6 +223,19 @@ impl OssStore {
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), Failure> {
         let call = Call::new(Method::DELETE, bucket, Some(key)).query("uploadId", upload_id);
         self.client.send_for_bytes(call).await.map(drop)
+    }
+
+    /// DeleteObject, of the current object or of one version.
+    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+        let mut call = Call::new(Method::DELETE, bucket, Some(key));
+        if let Some(version_id) = version_id {
+            call = call.query("versionId", version_id);
+        }
+        let (headers, _) = self.client.send_for_bytes(call).await?;
+        Ok(Deleted {
+            version_id: header(&headers, "x-oss-version-id").filter(|v| v != "null"),
+            delete_marker: header(&headers, "x-oss-delete-marker").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
     }
 
     /// DeleteMultipleObjects (with the Content-MD5 it requires).

@@ -9,13 +9,23 @@ use crate::store::{BucketInfo, Versioning};
 
 impl S3Store {
     pub async fn versioning(&self, bucket: &str) -> Result<Versioning, Failure> {
-        let out =
-            self.client().get_bucket_versioning().bucket(bucket).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(match out.status() {
-            Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
-            Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
-            _ => Versioning::Off,
-        })
+        match self.client().get_bucket_versioning().bucket(bucket).send().await {
+            Ok(out) => Ok(match out.status() {
+                Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
+                Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
+                _ => Versioning::Off,
+            }),
+            Err(e) => {
+                // Some S3-compatible servers answer 200 with another root element than
+                // VersioningConfiguration (moto: an empty GetBucketVersioningResponse for a
+                // bucket that never had versioning), which the SDK refuses to read.
+                let raw = e.raw_response().filter(|r| r.status().is_success()).and_then(|r| r.body().bytes());
+                match raw.map(String::from_utf8_lossy) {
+                    Some(body) => Ok(versioning_from_body(&body)),
+                    None => Err(Failure::from_sdk(&e)),
+                }
+            }
+        }
     }
 
     pub async fn bucket_policy(&self, bucket: &str) -> Result<Option<String>, Failure> {
@@ -46,5 +56,29 @@ impl S3Store {
     pub async fn bucket_info(&self, bucket: &str) -> Result<BucketInfo, Failure> {
         let out = self.client().head_bucket().bucket(bucket).send().await.map_err(|e| Failure::from_sdk(&e))?;
         Ok(BucketInfo { region: out.bucket_region().map(str::to_owned), ..BucketInfo::default() })
+    }
+}
+
+/// The versioning state a GetBucketVersioning answer's body states.
+fn versioning_from_body(body: &str) -> Versioning {
+    if body.contains("<Status>Enabled</Status>") {
+        Versioning::Enabled
+    } else if body.contains("<Status>Suspended</Status>") {
+        Versioning::Suspended
+    } else {
+        Versioning::Off
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioning_answers_of_lenient_servers_are_read_from_the_body() {
+        let moto = r#"<?xml version="1.0" encoding="utf-8"?><GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        assert_eq!(versioning_from_body(moto), Versioning::Off);
+        assert_eq!(versioning_from_body("<X><Status>Enabled</Status></X>"), Versioning::Enabled);
+        assert_eq!(versioning_from_body("<X><Status>Suspended</Status></X>"), Versioning::Suspended);
     }
 }

@@ -28,7 +28,8 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
-    Body, Condition, CopySource, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart, Written,
+    Body, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart,
+    Written,
 };
 use crate::config::Endpoint;
 use crate::error::{source_text, Failure, Fault};
@@ -234,7 +235,7 @@ impl S3Store {
             Condition::Matches(etag) => request.if_match(quoted(etag)),
         };
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(Written::etag(out.e_tag().unwrap_or_default()))
+        Ok(Written::etag(out.e_tag().unwrap_or_default()).with_version_id(out.version_id()))
     }
 
     pub async fn copy(
@@ -254,7 +255,8 @@ impl S3Store {
             .metadata_directive(MetadataDirective::Replace)
             .tagging_directive(TaggingDirective::Replace);
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(Written::etag(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default()))
+        Ok(Written::etag(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default())
+            .with_version_id(out.version_id()))
     }
 
     pub async fn start_upload(&self, bucket: &str, key: &str, write: &ObjectWrite<'_>) -> Result<String, Failure> {
@@ -332,7 +334,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| Failure::from_sdk(&e))?;
-        Ok(Written::etag(out.e_tag().unwrap_or_default()))
+        Ok(Written::etag(out.e_tag().unwrap_or_default()).with_version_id(out.version_id()))
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), Failure> {
@@ -345,6 +347,22 @@ impl S3Store {
             .await
             .map(|_| ())
             .map_err(|e| Failure::from_sdk(&e))
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+        let out = self
+            .client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| Failure::from_sdk(&e))?;
+        Ok(Deleted {
+            version_id: out.version_id().filter(|v| *v != "null").map(str::to_owned),
+            delete_marker: out.delete_marker().unwrap_or(false),
+        })
     }
 
     pub async fn delete_many(&self, bucket: &str, keys: &[&str]) -> Result<Vec<Refusal>, Failure> {
