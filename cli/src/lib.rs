@@ -9,4 +9,5 @@ mod lock;
 pub mod policy;
 pub mod route;
 pub mod runner;
+pub mod status;
 pub mod template;
