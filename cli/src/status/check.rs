@@ -18,7 +18,7 @@ pub fn check(rules: &[RuleStatus]) -> Verdict {
     let (mut missed, mut unreadable) = (0, 0);
     for r in rules {
         // Without the activity reports there is no lag to judge.
-        let blind = r.problems.iter().find(|p| p.what.starts_with("lag") || p.what.starts_with("anything"));
+        let blind = r.problems.iter().find(|p| matches!(p.part, "role" | "activity"));
         match (blind, r.objective.state) {
             (Some(p), _) => {
                 unreadable += 1;
@@ -69,6 +69,7 @@ mod tests {
         );
         let mut blind = ok;
         blind.problems.push(crr::status::Problem {
+            part: "activity",
             what: "lag, copies and failures (activity reports under .crr/status/)".into(),
             error_type: "AccessDenied".into(),
             reason: "listing dst/.crr/status/fast/: Access Denied".into(),

@@ -61,19 +61,27 @@ impl Verdict {
                 seconds(self.objective_seconds * 1000)
             ),
             State::Met => format!(
-                "lag p99 {window} is {} ({} copies), within the objective of {}",
+                "lag p99 {window} is {} ({}), within the objective of {}",
                 seconds(self.p99_ms),
-                self.measured,
+                copies(self.measured),
                 seconds(self.objective_seconds * 1000)
             ),
             State::Missed => format!(
-                "lag p99 {window} is {} ({} copies), {} over the objective of {}",
+                "lag p99 {window} is {} ({}), {} over the objective of {}",
                 seconds(self.p99_ms),
-                self.measured,
+                copies(self.measured),
                 seconds(self.over_by_ms),
                 seconds(self.objective_seconds * 1000)
             ),
         }
+    }
+}
+
+fn copies(n: u64) -> String {
+    if n == 1 {
+        "1 copy".into()
+    } else {
+        format!("{n} copies")
     }
 }
 

@@ -46,12 +46,17 @@ function fmtSecs(s) {
 }
 function fmtTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString("en-GB", { hour12: false });
+  // "2026-11-01 10:32:05", in the browser's time zone.
+  return isNaN(d) ? iso : d.toLocaleString("sv-SE");
 }
 
-function objectiveBadge(o) {
-  const text = { met: "objective met", missed: "objective missed", "no-data": "no recent copies" }[o.state] || o.state;
-  return el("span", { class: `badge ${o.state}`, "data-field": "objective-state", text });
+function objectiveBadge(r) {
+  const o = r.objective;
+  if (r.problems.some((x) => x.part === "activity" || x.part === "role")) {
+    return el("span", { class: "badge no-data", "data-field": "objective-state", text: "lag unknown" });
+  }
+  const text = { met: "objective met", missed: `objective missed by ${fmtMs(o.overByMs)}`, "no-data": "no recent copies" }[o.state] || o.state;
+  return el("span", { class: `badge ${o.state}`, "data-field": "objective-state", title: `p99 over the last ${o.windowMinutes} minutes: ${fmtMs(o.p99Ms)}`, text });
 }
 
 function card(r) {
@@ -60,7 +65,7 @@ function card(r) {
     el("div", { class: "card-head" },
       el("h2", { text: r.rule }),
       el("span", { class: "badge", "data-field": "action", text: r.action === "ALL" ? "ALL · creates and deletes" : "PUT · creates only" }),
-      objectiveBadge(r.objective)),
+      objectiveBadge(r)),
     el("div", { class: "route" },
       el("span", { "data-field": "route" }, el("b", { "data-field": "source", text: r.source }), el("span", { class: "arrow", text: "→" }), el("b", { "data-field": "destination", text: r.destination }),
         el("span", { text: ` (${r.destinationRegion})` })),
@@ -83,6 +88,10 @@ function problem(p) {
 function backfill(r) {
   const p = r.backfillProgress;
   const box = el("section", { class: "backfill", "data-field": "backfill" }, el("h3", { text: "Historical data (backfill)" }));
+  if (!p && r.problems.some((x) => x.part === "backfill" || x.part === "role")) {
+    box.append(el("p", { class: "empty", text: "Cannot be read with these credentials (see above)." }));
+    return box;
+  }
   if (!p) {
     box.append(el("p", { class: "empty", text: r.historical ? "Never run. The backfill function's timer (or crr backfill) copies the objects that existed before the rule." : "Historical replication is off for this rule." }));
     return box;
@@ -102,7 +111,7 @@ function backfill(r) {
     figure("scanned", fmtCount(p.scanned), "scanned"), figure("copied", fmtCount(p.copied), "copied"), figure("bytes", fmtBytes(p.bytes), "bytes"),
     figure("rate", `${fmtCount(Math.round(p.rate))} keys/s`, "rate"), figure("time left", eta, "eta"),
     figure("ranges", `${p.rangesDone} of ${p.ranges} done`, "ranges")));
-  if (p.failed > 0) box.append(el("p", { class: "empty", text: `${fmtCount(p.failed)} keys failed in this pass; the next pass retries them.` }));
+  if (p.failed > 0) box.append(el("p", { class: "empty", text: `${fmtCount(p.failed)} ${p.failed === 1 ? "key" : "keys"} failed in this pass; the next pass retries them.` }));
   const rows = r.backfill.map((s) => {
     const pr = s.progress;
     const pct = pr.percent ?? null;
@@ -124,6 +133,10 @@ function figure(label, value, field) {
 function incremental(r) {
   const a = r.activity;
   const box = el("section", { class: "incremental", "data-field": "incremental" }, el("h3", { text: "Incremental data (event path)" }));
+  if (r.problems.some((x) => x.part === "activity" || x.part === "role")) {
+    box.append(el("p", { class: "empty", text: "Cannot be read with these credentials (see above)." }));
+    return box;
+  }
   const last = r.lag ? `${r.lag.lastKey}${r.lag.lastLagMs !== null && r.lag.lastLagMs !== undefined ? ` · ${fmtMs(r.lag.lastLagMs)}` : ""}` : "none yet";
   box.append(el("dl", { class: "figures lag-figures" },
     figure("p50 · 10 min", a.recent.count ? fmtMs(a.recent.p50Ms) : "—", "p50"),
@@ -177,7 +190,9 @@ function chart(minutes, objectiveMs) {
     const g = el("svg:g", { class: "minute", "data-minute": m.start, "data-p50": m.p50Ms, "data-p99": m.p99Ms, "data-count": m.count },
       el("svg:title", { text: label }),
       el("svg:circle", { class: "dot50", cx: x(m.start), cy: y(m.p50Ms), r: 2.5 }),
-      el("svg:circle", { class: "dot99", cx: x(m.start), cy: y(m.p99Ms), r: 2.5 }));
+      el("svg:circle", { class: "dot99", cx: x(m.start), cy: y(m.p99Ms), r: 3.5 }));
+    // p50 on top: the smaller dot stays visible where both lags are the same.
+    g.append(g.firstElementChild.nextElementSibling);
     svg.append(g);
   }
   if (!measured.length) {
@@ -189,6 +204,10 @@ function chart(minutes, objectiveMs) {
 function failures(r) {
   const box = el("section", { class: "failures", "data-field": "failures" }, el("h3", { text: `Recent failures (${fmtCount(r.activity.failuresLastHour)} in the last hour)` }));
   const list = r.activity.failures;
+  if (r.problems.some((x) => x.part === "activity" || x.part === "role")) {
+    box.append(el("p", { class: "empty", text: "Cannot be read with these credentials (see above)." }));
+    return box;
+  }
   if (!list.length) {
     box.append(el("p", { class: "empty", text: "No failures recorded." }));
     return box;

@@ -52,6 +52,9 @@ pub struct LagView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
+    /// Which part of the status is missing: `role` (nothing could be read), `activity`
+    /// (lag, copies, failures) or `backfill`.
+    pub part: &'static str,
     /// What could not be shown.
     pub what: String,
     pub error_type: String,
@@ -62,7 +65,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(what: &str, e: &Error, fallback_fix: String) -> Problem {
+    fn new(part: &'static str, what: &str, e: &Error, fallback_fix: String) -> Problem {
         let message = e.to_string();
         let (reason, fix) = split_fix(&message);
         let error_type = e.error_type();
@@ -70,6 +73,7 @@ impl Problem {
             || error_type.starts_with("NoPermission")
             || message.contains("AccessDenied");
         Problem {
+            part,
             what: what.to_owned(),
             reason: reason.to_owned(),
             fix: Some(fix.map(str::to_owned).unwrap_or(fallback_fix)),
@@ -145,6 +149,7 @@ pub async fn status(r: &Replicator, invocation: &Invocation) -> Vec<RuleStatus> 
         match r.engine(i, invocation).await {
             Ok(engine) => read_rule(engine.dest, rule, &mut status).await,
             Err(e) => status.problems.push(Problem::new(
+                "role",
                 "anything of this rule: the replication role could not be assumed",
                 &e,
                 format!("the credentials crr status runs with must be allowed sts:AssumeRole on {}", rule.role),
@@ -173,6 +178,7 @@ async fn read_rule(dest: &Store, rule: &Rule, status: &mut RuleStatus) {
             status.activity = merged;
         }
         Err(e) => status.problems.push(Problem::new(
+            "activity",
             "lag, copies and failures (activity reports under .crr/status/)",
             &e,
             format!("grant the replication role s3:ListBucket on {bucket} and s3:GetObject on {bucket}/.crr/* (crr policy generate)"),
@@ -185,6 +191,7 @@ async fn read_rule(dest: &Store, rule: &Rule, status: &mut RuleStatus) {
             status.backfill = scopes;
         }
         Err(e) => status.problems.push(Problem::new(
+            "backfill",
             "backfill progress (checkpoints under .crr/backfill/)",
             &e,
             format!("grant the replication role s3:ListBucket on {bucket} and s3:GetObject on {bucket}/.crr/* (crr policy generate)"),
@@ -225,7 +232,7 @@ mod tests {
             code: Some("AccessDenied".into()),
             detail: "Access Denied; reading replication status needs s3:ListBucket on dst".into(),
         };
-        let p = Problem::new("lag", &denied, "fallback".into());
+        let p = Problem::new("activity", "lag", &denied, "fallback".into());
         assert!(p.permission);
         assert_eq!(p.reason, "listing dst/.crr/status/r/: Access Denied");
         assert_eq!(p.fix.as_deref(), Some("reading replication status needs s3:ListBucket on dst"));
@@ -237,7 +244,7 @@ mod tests {
             code: Some("InternalError".into()),
             detail: "We encountered an internal error".into(),
         };
-        let p = Problem::new("lag", &down, "grant it".into());
+        let p = Problem::new("activity", "lag", &down, "grant it".into());
         assert!(!p.permission);
         assert_eq!(p.fix.as_deref(), Some("grant it"));
     }
