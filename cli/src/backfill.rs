@@ -13,7 +13,7 @@ use clap::Args;
 use crr::backfill::{self, Counters, Mode, Progress, Request, ShardSpec};
 use crr::{Invocation, Replicator};
 
-use crate::lock::lock;
+use crr::lock::lock;
 
 #[derive(Args, Debug, Clone)]
 pub struct BackfillArgs {

@@ -5,7 +5,6 @@ pub mod backfill;
 pub mod cron;
 pub mod dev;
 pub mod doctor;
-mod lock;
 pub mod policy;
 pub mod route;
 pub mod runner;

@@ -9,6 +9,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use crr::arn::RoleArn;
 use crr::config::{Config, CopyMode, KmsPolicy, Rule, RuleAction, StsSettings};
 use crr::credentials::FunctionIdentity;
+use crr::decide::copy::{server_side, ServerSide, ServerSideKnown, StreamReason};
 use crr::error::Failure;
 use crr::store;
 use crr::sts::AssumedRole;
@@ -262,19 +263,24 @@ pub fn server_side_check(
 ) -> Check {
     let source = &config.source.name;
     let mode = config.copy.mode;
-    if mode == CopyMode::Stream {
-        return Check::skip(
-            "server-side-copy",
-            Some(rule),
-            "CRR_COPY_MODE=stream: copies always stream through the function",
-        );
-    }
-    if mode == CopyMode::Auto && !config.source.endpoint.same_service(&rule.destination.endpoint) {
-        return Check::skip(
-            "server-side-copy",
-            Some(rule),
-            "source and destination endpoints differ: copies stream through the function",
-        );
+    // The engine's own decision, before it has learned anything about the role.
+    let same_service = config.source.endpoint.same_service(&rule.destination.endpoint);
+    match server_side(mode, same_service, ServerSideKnown::Untried, false, false) {
+        ServerSide::Stream(StreamReason::Configured) => {
+            return Check::skip(
+                "server-side-copy",
+                Some(rule),
+                "CRR_COPY_MODE=stream: copies always stream through the function",
+            )
+        }
+        ServerSide::Stream(_) => {
+            return Check::skip(
+                "server-side-copy",
+                Some(rule),
+                "source and destination endpoints differ: copies stream through the function",
+            )
+        }
+        ServerSide::Try | ServerSide::Required => {}
     }
     let (Some(key), Some(result)) = (sample, role_reads) else {
         return Check::skip("server-side-copy", Some(rule), format!("no object in {source} to try: not checked"));

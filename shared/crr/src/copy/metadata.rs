@@ -84,7 +84,7 @@ impl Engine<'_> {
         let Some(replica) = replica.filter(|r| r.size <= MAX_SINGLE_COPY) else {
             return Ok(self.copy(key, source, tags, None).await?.0);
         };
-        let itself = CopySource { bucket: self.dest_bucket(), key, if_match: Some(&replica.etag), range: None };
+        let itself = CopySource { bucket: self.dest_bucket(), key, if_match: Some(&replica.server_etag), range: None };
         // The copy's own ETag is not checked: the replica records the source's.
         let write = self.replica_write(source, tags, false);
         self.dest

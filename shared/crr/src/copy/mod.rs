@@ -11,24 +11,32 @@
 //!   records the source ETag, since its own cannot equal it);
 //! * same endpoint and the role may read the source: server-side copy ([`server_side`]),
 //!   no bytes through the function, held to the same ETag as a streamed copy;
-//! * metadata-only changes: a copy of the replica onto itself with new metadata ([`metadata`]).
+//! * metadata-only changes: a copy of the replica onto itself with new metadata ([`metadata`]);
+//! * OSS symbolic links into OSS: a link to the same target ([`symlink`]); elsewhere the
+//!   target's bytes, as a GET of the link returns them;
+//! * archived sources that are not restored: a permanent error naming the fix.
 //!
-//! Every write is verified: byte count, and the MD5 computed while streaming
-//! against the source ETag and the ETag the destination returns.
+//! Every write is verified: byte count, the MD5 computed while streaming against
+//! the source ETag and the ETag the destination returns, and, where a side keeps
+//! one (OSS), the CRC-64 computed while streaming against the source's and the
+//! replica's ([`crate::decide::integrity::crc_check`]).
 
 mod metadata;
 mod multipart;
 mod plan;
 mod server_side;
 mod stream;
+mod symlink;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use crate::arn::RoleArn;
+use crate::config::Api;
 use crate::config::{Bucket, CopySettings, Rule};
 use crate::decide::copy::{Plan, ServerSideKnown};
-use crate::decide::{content_decision, metadata_decision, needs_tags};
+use crate::decide::integrity::{crc_check, CrcCheck};
+use crate::decide::{content_decision, metadata_decision, needs_tags, readiness, replicate_as_symlink, Readiness};
 use crate::error::{Error, Failure, Fault};
 use crate::object::{multipart_parts, ObjectState, Tags};
 use crate::outcome::{CopyOutcome, Decision, Method};
@@ -125,6 +133,14 @@ impl Engine<'_> {
         let (Some(source), Decision::Copy | Decision::Identical) = (source, decision) else {
             return finish(decision, None, 0);
         };
+        // A symlink kept as a symlink is the same when it points to the same target.
+        let link = if replicate_as_symlink(&source, self.dest.keeps_symlinks()) {
+            let (target, by_target) = self.symlink_content(key, replica.as_ref()).await?;
+            decision = by_target;
+            Some(target)
+        } else {
+            None
+        };
 
         let tags = if let (Decision::Identical, Some(replica)) = (decision, &replica) {
             let (source_tags, replica_tags) =
@@ -136,28 +152,38 @@ impl Engine<'_> {
             self.source_tags(key, &source, prefetched).await?
         };
 
-        match decision {
-            Decision::Copy => {
+        match (decision, link) {
+            (Decision::Copy | Decision::UpdateMetadata, Some(target)) => {
+                drop(body);
+                self.put_link(key, &source, &target, &tags).await?;
+                finish(decision, Some(Method::Symlink), 0)
+            }
+            (Decision::Copy, None) => {
                 let (method, bytes) = self.copy(key, &source, &tags, body).await?;
                 finish(decision, Some(method), bytes)
             }
-            Decision::UpdateMetadata => {
+            (Decision::UpdateMetadata, None) => {
                 drop(body);
                 let method = self.update_metadata(key, &source, &tags, replica.as_ref()).await?;
                 let bytes = if method == Method::MetadataOnly { 0 } else { source.size };
                 finish(decision, Some(method), bytes)
             }
-            other => finish(other, None, 0),
+            (other, _) => finish(other, None, 0),
         }
     }
 
     /// The source's state, with its body when it was read with one GET.
     async fn open_source(&self, key: &str, with_body: bool) -> Result<Option<(ObjectState, Option<Body>)>, Error> {
         let bucket = &self.source_bucket.name;
+        let head = || async { self.source.head(bucket, key, Read::default()).await.map(|state| (state, None)).found() };
         let found = if with_body {
-            self.source.get(bucket, key, Read::default()).await.map(|(state, body)| (state, Some(body))).found()
+            match self.source.get(bucket, key, Read::default()).await {
+                // An archived object: its state tells whether it needs a restore.
+                Err(f) if f.needs_restore() => head().await,
+                got => got.map(|(state, body)| (state, Some(body))).found(),
+            }
         } else {
-            self.source.head(bucket, key, Read::default()).await.map(|state| (state, None)).found()
+            head().await
         };
         found.map_err(|f| self.source_error("reading", key, f))
     }
@@ -203,6 +229,7 @@ impl Engine<'_> {
         tags: &Tags,
         body: Option<Body>,
     ) -> Result<(Method, u64), Error> {
+        self.check_readable(key, source)?;
         let plan = self.plan(key, source).await?;
         if let Some(method) = self.try_server_side(key, source, tags, &plan).await? {
             return Ok((method, 0));
@@ -213,6 +240,49 @@ impl Engine<'_> {
                 drop(body);
                 Ok((Method::Multipart, self.put_multipart(key, source, tags, &layout, reproduces).await?))
             }
+        }
+    }
+
+    /// An archived source must be restored before its bytes can be read: say so
+    /// once, permanently, instead of failing a GET on every retry.
+    fn check_readable(&self, key: &str, source: &ObjectState) -> Result<(), Error> {
+        let in_progress = match readiness(source) {
+            Readiness::Readable => return Ok(()),
+            Readiness::NeedsRestore => false,
+            Readiness::RestoreInProgress => true,
+        };
+        Err(Error::NeedsRestore {
+            bucket: self.source_bucket.name.clone(),
+            key: key.to_owned(),
+            storage_class: source.storage_class.clone().unwrap_or_default(),
+            in_progress,
+        })
+    }
+
+    /// Whether to compute the CRC-64 of bytes streamed from `source`: when either
+    /// side keeps CRC-64s to compare it with.
+    fn wants_crc64(&self, source: &ObjectState) -> bool {
+        source.crc64.is_some() || self.dest.api() == Api::Oss
+    }
+
+    /// Holds a copy to the CRC-64s: the source's, the one computed over the bytes
+    /// read (if they went through the function), and the replica's.
+    fn verify_crc64(
+        &self,
+        key: &str,
+        what: &str,
+        source: Option<u64>,
+        read: Option<u64>,
+        replica: Option<u64>,
+    ) -> Result<(), Error> {
+        match crc_check(source, read, replica) {
+            CrcCheck::Verified | CrcCheck::Unchecked => Ok(()),
+            CrcCheck::ReadMismatch { source, read } => self.verify(key, false, || {
+                format!("{what}: the bytes read have CRC-64 {read}, the source reports {source}")
+            }),
+            CrcCheck::ReplicaMismatch { expected, replica } => self.verify(key, false, || {
+                format!("{what}: the destination reports CRC-64 {replica}, expected {expected}")
+            }),
         }
     }
 
@@ -230,7 +300,17 @@ impl Engine<'_> {
 
     pub fn dest_error(&self, op: &'static str, key: &str, f: Failure) -> Error {
         let bucket = self.dest_bucket();
-        let hint = if f.is_access_denied() {
+        let hint = if f.is_access_denied() && self.rule.destination.api == Api::Oss {
+            format!(
+                "; role {} is not allowed this on {bucket}: the destination bucket's policy must grant the role's sessions \
+                 (principal arn:sts::{}:assumed-role/{}/*, the role name in lower case) oss:PutObject, oss:GetObject and \
+                 the tagging and multipart actions on {bucket}/* (the seed's step 2: `crr policy generate` writes the \
+                 statement, `crr policy apply` merges it into the bucket's policy)",
+                self.role,
+                self.role.account(),
+                self.role.name().to_ascii_lowercase()
+            )
+        } else if f.is_access_denied() {
             format!(
                 "; role {} is not allowed this on {bucket}: grant it s3:PutObject, s3:GetObject and the tagging and multipart actions on {bucket}/* (see `crr policy generate`)",
                 self.role
@@ -247,7 +327,9 @@ impl Engine<'_> {
 /// A failure reading the source, with the fix for the usual causes.
 pub fn source_error(source: &Bucket, op: &'static str, key: &str, f: Failure) -> Error {
     let bucket = &source.name;
-    let hint = if f.is_access_denied() {
+    let hint = if f.is_access_denied() && source.api == Api::Oss {
+        format!("; the function's own identity needs read access (oss:GetObject, oss:GetObjectTagging) on {bucket}/*")
+    } else if f.is_access_denied() {
         format!("; the function's own identity needs read access (s3:GetObject, s3:GetObjectTagging) on {bucket}/*")
     } else if f.code.as_deref() == Some("NoSuchBucket") {
         format!("; source bucket {bucket} does not exist at the configured endpoint (CRR_SOURCE_BUCKET / CRR_SOURCE_ENDPOINT)")
@@ -261,8 +343,9 @@ pub fn source_error(source: &Bucket, op: &'static str, key: &str, f: Failure) ->
 
 fn storage_error(op: &'static str, bucket: &str, key: &str, f: Failure, hint: String) -> Error {
     // A changed source (412) or corrupted transfer (BadDigest) is worth another try.
-    let fault =
-        if f.status == Some(412) || f.code.as_deref() == Some("BadDigest") { Fault::Transient } else { f.fault };
+    // (OSS calls a Content-MD5 mismatch InvalidDigest.)
+    let corrupted = matches!(f.code.as_deref(), Some("BadDigest" | "InvalidDigest"));
+    let fault = if f.status == Some(412) || corrupted { Fault::Transient } else { f.fault };
     Error::Storage {
         op,
         bucket: bucket.to_owned(),

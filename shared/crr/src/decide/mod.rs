@@ -4,6 +4,8 @@
 //! * [`triage`]: which records a function handles at all;
 //! * [`content`]: what one object needs, from the source's and the replica's state;
 //! * [`copy`]: how the bytes move (part layout, server-side or streamed);
+//! * [`integrity`]: whether a replica holds its source's content, and whether a copy
+//!   checks out (ETags, recorded source ETags, CRC-64);
 //! * [`delete`]: whether a delete may remove a replica.
 //!
 //! The backfill's own decision (a listing difference to an action) is
@@ -12,8 +14,11 @@
 pub mod content;
 pub mod copy;
 pub mod delete;
+pub mod integrity;
 pub mod triage;
 
-pub use content::{content_decision, metadata_decision, needs_tags};
+pub use content::{
+    content_decision, metadata_decision, needs_tags, readiness, replicate_as_symlink, symlink_decision, Readiness,
+};
 pub use delete::{rule_decision, state_decision, version_decision};
 pub use triage::{triage, EventFunction, Triage};
