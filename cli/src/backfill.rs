@@ -1,9 +1,8 @@
-//! `crr backfill` and `crr status`: the backfill engine from a terminal, and where
-//! each rule's backfill and the event path stand.
+//! `crr backfill`: the backfill engine from a terminal, with a progress line.
 //!
-//! Both read the functions' configuration (`CRR_*` variables or `CRR_CONFIG`) and act
+//! It reads the functions' configuration (`CRR_*` variables or `CRR_CONFIG`) and acts
 //! with the function's own identity from the environment, assuming the replication
-//! role exactly as the functions do.
+//! role exactly as the functions do (so does `crr status`).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -80,11 +79,12 @@ impl BackfillArgs {
 }
 
 /// The functions' configuration from the environment, or the reason it is unusable.
-fn replicator(command: &str) -> Option<Replicator> {
+pub(crate) fn replicator(command: &str) -> Option<Replicator> {
     Replicator::from_env().map_err(|e| eprintln!("{command}: {e}")).ok()
 }
 
-fn invocation() -> Invocation {
+/// The invocation the operator's tool acts in: its own request id, no deadline.
+pub(crate) fn invocation() -> Invocation {
     let mut invocation = Invocation::new(format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
     invocation.function_name = Some("crr-cli".into());
     invocation
@@ -163,7 +163,7 @@ fn line(scopes: &BTreeMap<String, Progress>, elapsed: Duration) -> String {
 }
 
 /// The counters an operator reads first.
-fn counts(c: &Counters) -> String {
+pub(crate) fn counts(c: &Counters) -> String {
     format!(
         "scanned {}, copied {} ({}), identical {}, different {}, missing {}, failed {}",
         c.scanned,
@@ -191,7 +191,7 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-fn human_secs(s: f64) -> String {
+pub(crate) fn human_secs(s: f64) -> String {
     let s = s.round() as u64;
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, s % 3600 / 60)
@@ -265,64 +265,6 @@ pub async fn run(args: BackfillArgs) -> i32 {
             1
         }
     }
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct StatusArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `crr status`: each rule's backfill scopes (checkpoint, running or not) and the
-/// event path's latest lag.
-pub async fn status(args: StatusArgs) -> i32 {
-    let Some(replicator) = replicator("crr status") else { return 1 };
-    let rules = match crr::status::status(&replicator, &invocation()).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("crr status: {e}");
-            return 1;
-        }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
-        return 0;
-    }
-    for r in &rules {
-        println!("rule {} -> {}", r.rule, r.destination);
-        match &r.lag {
-            Some(l) => println!(
-                "  event path: last replica {} ({}), lag {} ms; recent {} copies p50 {} ms, p99 {} ms, max {} ms",
-                l.last_replicated_at, l.last_key, l.last_lag_ms, l.window, l.p50_ms, l.p99_ms, l.max_ms
-            ),
-            None => println!("  event path: no lag recorded yet (object-created writes it after its first copies)"),
-        }
-        if r.backfill.is_empty() {
-            let note = if r.historical { "" } else { " (historical replication is off)" };
-            println!("  backfill: never run{note}");
-        }
-        for s in &r.backfill {
-            let state = match (&s.running, &s.checkpoint) {
-                (Some(lease), _) => format!("running ({}, lease until {})", lease.owner, lease.expires),
-                (None, Some(c)) if c.done => "done".into(),
-                (None, Some(_)) => "paused (the next run continues)".into(),
-                (None, None) => "no checkpoint".into(),
-            };
-            match &s.checkpoint {
-                Some(c) => println!(
-                    "  backfill {} [{}]: {state}; updated {}; {}{}",
-                    s.scope,
-                    c.mode,
-                    c.updated_at,
-                    counts(&c.counters),
-                    c.last_key.as_ref().filter(|_| !c.done).map(|k| format!("; after {k:?}")).unwrap_or_default()
-                ),
-                None => println!("  backfill {}: {state}", s.scope),
-            }
-        }
-    }
-    0
 }
 
 #[cfg(test)]

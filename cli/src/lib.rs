@@ -8,4 +8,5 @@ pub mod doctor;
 pub mod policy;
 pub mod route;
 pub mod runner;
+pub mod status;
 pub mod template;

@@ -22,8 +22,9 @@ enum Command {
     Doctor(crr_cli::doctor::DoctorArgs),
     /// Copy what the destination lacks (or differs, or only compare), resumably, with progress.
     Backfill(crr_cli::backfill::BackfillArgs),
-    /// Each rule's backfill state and the event path's latest replication lag.
-    Status(crr_cli::backfill::StatusArgs),
+    /// Where replication stands per rule: lag against its objective, failures, backfill progress
+    /// (--json, --check for cron, --prometheus, --serve for a page that updates itself).
+    Status(crr_cli::status::StatusArgs),
     /// Invoke a function started by `crr dev up` as Function Compute would; prints its JSON answer.
     Invoke(crr_cli::runner::InvokeArgs),
     /// Local development tools.
@@ -90,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Doctor(args) => std::process::exit(crr_cli::doctor::run(args).await),
         Command::Backfill(args) => std::process::exit(crr_cli::backfill::run(args).await),
-        Command::Status(args) => std::process::exit(crr_cli::backfill::status(args).await),
+        Command::Status(args) => std::process::exit(crr_cli::status::run(args).await),
         Command::Dev { command: DevCommand::Pump(args) } => pump(*args).await,
         Command::Dev { command: DevCommand::Up(args) } => match crr_cli::runner::up(args).await {
             Ok(code) => std::process::exit(code),

@@ -32,15 +32,17 @@ ensure_venv() {
 }
 
 # Installs the pinned npm tools (package.json, package-lock.json: @alicloud/fun, which
-# validates template.yaml) into node_modules/ when the lock file changed.
+# validates template.yaml, and playwright-core, which drives Chromium in the status
+# page's test) into node_modules/ when the lock file changed.
 ensure_node_tools() {
   local lock="$ROOT/package-lock.json" stamp="$ROOT/node_modules/.crr-lock.sha"
   local want; want="$(sha256sum "$lock" | cut -d' ' -f1)"
-  if [ -x "$ROOT/node_modules/.bin/fun" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  if [ -x "$ROOT/node_modules/.bin/fun" ] && [ -d "$ROOT/node_modules/playwright-core" ] &&
+    [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return
   fi
   command -v npm >/dev/null || die "npm not found: install Node.js 18+ with npm (fun validates template.yaml)"
-  say "installing @alicloud/fun into node_modules (npm ci)"
+  say "installing @alicloud/fun and playwright-core into node_modules (npm ci)"
   (cd "$ROOT" && npm ci --loglevel=error) || die "npm ci failed"
   echo "$want" > "$stamp"
 }
@@ -51,6 +53,15 @@ ensure_node_tools() {
 build_bins() {
   say "building (cargo build --profile $PROFILE${1:+ $*})"
   (cd "$ROOT" && cargo build --profile "$PROFILE" --workspace --bins "$@") || die "build failed"
+}
+
+# The Chromium the browser tests drive: CRR_CHROMIUM, else Debian's chromium.
+chromium_path() {
+  local c
+  for c in "${CRR_CHROMIUM:-}" /usr/bin/chromium "$(command -v chromium 2>/dev/null)"; do
+    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
+  done
+  return 1
 }
 
 cloud() { "$VENV/bin/python" "$ROOT/scripts/local_cloud.py" "$@"; }

@@ -282,10 +282,10 @@ async fn the_same_binary_runs_under_the_lambda_runtime_api() {
     env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
     env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
     env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), "object-created".into()));
-    let mut child = clean_command("object-created", &env).spawn().unwrap();
+    let mut child = clean_command("object-created", &env).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let posts = api.wait_for_posts(2).await;
     let _ = child.kill();
-    let _ = child.wait();
+    let stdout = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
 
     let (path, error_type, body) = &posts[0];
     assert_eq!(path, "/2018-06-01/runtime/invocation/id-good/response");
@@ -302,6 +302,27 @@ async fn the_same_binary_runs_under_the_lambda_runtime_api() {
 
     let dst = setup.s3(&setup.dst_admin);
     assert_eq!(get_bytes(&dst, &setup.dst_bucket, "from-lambda.txt").await.unwrap(), b"lambda");
+
+    // The invocation's metrics line, in CloudWatch Embedded Metric Format (docs/METRICS.md).
+    let metrics: Vec<serde_json::Value> =
+        stdout.lines().filter(|l| l.contains("\"_aws\"")).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(metrics.len(), 1, "one line for the invocation that reached the handler: {stdout}");
+    let m = &metrics[0];
+    assert_eq!((m["requestId"].as_str(), m["platform"].as_str()), (Some("id-good"), Some("lambda")));
+    assert_eq!(
+        (m["function"].as_str(), m["copies"].as_u64(), m["bytes"].as_u64()),
+        (Some("object-created"), Some(1), Some(6))
+    );
+    let directive = &m["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(
+        (directive["Namespace"].as_str(), &directive["Dimensions"]),
+        (Some("crr"), &serde_json::json!([["function"]]))
+    );
+    assert!(m["_aws"]["Timestamp"].as_u64().is_some(), "{m}");
+    for metric in directive["Metrics"].as_array().unwrap() {
+        let name = metric["Name"].as_str().unwrap();
+        assert!(m[name].is_u64() || m[name].is_array(), "{name} is a top-level value: {m}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,29 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A directory for what a test leaves to look at (screenshots, pages), emptied
+/// first: `<target>/<profile>/test-output/<name>/`.
+pub fn output_dir(name: &str) -> PathBuf {
+    let dir = bin_dir().join("test-output").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+/// The Chromium browser tests drive: `CRR_CHROMIUM`, else Debian's `chromium`.
+pub fn chromium() -> PathBuf {
+    let candidates = std::env::var_os("CRR_CHROMIUM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromium-browser")]);
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!("no Chromium: scripts/setup installs Debian's chromium package (or set CRR_CHROMIUM to a Chromium binary)")
+}
+
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub id: String,

@@ -1,8 +1,10 @@
 //! backfill: on its timer or by hand, copies what the destination lacks (objects
 //! older than the rule, anything the event path missed) by walking both listings.
 
+use std::time::Instant;
+
 use crr::backfill::{BackfillEvent, Trigger};
-use crr_hosting::{function_error, invocation, replicator};
+use crr_hosting::{finish, invocation, replicator};
 use fc_runtime::{service_fn, Event};
 
 #[tokio::main]
@@ -12,12 +14,13 @@ async fn main() -> Result<(), fc_runtime::Error> {
         Ok(service_fn(move |event: Event<BackfillEvent>| {
             let replicator = replicator.clone();
             async move {
-                let invocation = invocation(&event.context);
+                let (invocation, started) = (invocation(&event.context), Instant::now());
                 replicator.observe(&invocation);
                 if let Trigger::Timer { name, time } = &event.payload.trigger {
                     tracing::info!(trigger = %name, time = %time, "backfill started by its timer");
                 }
-                crr::backfill::run(&replicator, &event.payload.request, &invocation, None).await.map_err(function_error)
+                let result = crr::backfill::run(&replicator, &event.payload.request, &invocation, None).await;
+                finish("backfill", &replicator, &invocation, started, result)
             }
         }))
     })

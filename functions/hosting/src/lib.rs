@@ -1,10 +1,15 @@
 //! The seam between the function runtime and the domain, shared by the three
 //! functions: the runtime's context becomes the domain's [`crr::Invocation`],
-//! and the domain's errors become the runtime's typed errors. The domain crate
-//! knows no runtime; each function's `main` wires the two with this.
+//! the domain's errors become the runtime's typed errors, and every invocation
+//! ends with its metrics line (docs/METRICS.md). The domain crate knows no
+//! runtime; each function's `main` wires the two with this.
 
+use std::io::Write;
 use std::sync::Arc;
+use std::time::Instant;
 
+use crr::invocation::Platform;
+use crr::metrics::InvocationMetrics;
 use crr::{Invocation, Replicator};
 
 /// What the domain needs of the runtime's context.
@@ -20,7 +25,61 @@ pub fn invocation(context: &fc_runtime::Context) -> Invocation {
                 None => key,
             }
         }),
+        platform: match context.platform {
+            fc_runtime::Platform::FunctionCompute => Platform::FunctionCompute,
+            fc_runtime::Platform::Lambda => Platform::Lambda,
+            fc_runtime::Platform::Local => Platform::Local,
+        },
     }
+}
+
+/// Ends an invocation of `function` that started at `started`: logs its metrics
+/// line, then hands the result to the runtime.
+pub fn finish<T>(
+    function: &str,
+    replicator: &Replicator,
+    invocation: &Invocation,
+    started: Instant,
+    result: Result<T, crr::Error>,
+) -> Result<T, fc_runtime::Error> {
+    let metrics = metrics(function, replicator, invocation, started, result.as_ref().err());
+    log_metrics(invocation.platform, &metrics.line());
+    result.map_err(function_error)
+}
+
+/// The invocation's figures as the handler left them; an invocation that failed
+/// before counting anything (a bad event, a stranger's bucket) counts one failure.
+pub fn metrics(
+    function: &str,
+    replicator: &Replicator,
+    invocation: &Invocation,
+    started: Instant,
+    error: Option<&crr::Error>,
+) -> InvocationMetrics {
+    let mut m = replicator
+        .take_metrics(&invocation.request_id)
+        .unwrap_or_else(|| InvocationMetrics::new(function, &invocation.request_id, invocation.platform));
+    m.timestamp = crr::clock::now_millis();
+    m.duration_ms = started.elapsed().as_millis() as u64;
+    if let Some(e) = error {
+        if m.failures == 0 {
+            m.failed(&e.error_type());
+        } else {
+            m.error_type = Some(e.error_type());
+        }
+    }
+    m
+}
+
+/// One whole line where the platform's log collector takes metrics from: stdout on
+/// Function Compute and Lambda; stderr locally, where stdout carries the one-shot result.
+fn log_metrics(platform: Platform, line: &str) {
+    let mut out: Box<dyn Write> = match platform {
+        Platform::FunctionCompute | Platform::Lambda => Box::new(std::io::stdout().lock()),
+        Platform::Local => Box::new(std::io::stderr().lock()),
+    };
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// The form the runtime reports: `errorType` is [`crr::Error::error_type`].
@@ -51,6 +110,41 @@ mod tests {
         let d = fc_runtime::Diagnostic::from_error(&boxed);
         assert_eq!(d.error_type, "AccessDenied");
         assert_eq!(d.error_message, "writing crr-dst/a/b: Access Denied");
+    }
+
+    #[test]
+    fn the_platform_comes_from_the_run_mode() {
+        let mut context = fc_runtime::Context::new("req-1");
+        assert_eq!(invocation(&context).platform, Platform::Local);
+        context.platform = fc_runtime::Platform::Lambda;
+        assert_eq!(invocation(&context).platform, Platform::Lambda);
+        context.platform = fc_runtime::Platform::FunctionCompute;
+        assert_eq!(invocation(&context).platform, Platform::FunctionCompute);
+    }
+
+    #[test]
+    fn an_invocation_that_failed_before_counting_counts_one_failure() {
+        let config = crr::Config::from_settings(
+            &[
+                ("CRR_SOURCE_BUCKET", "crr-src"),
+                ("CRR_DEST_BUCKET", "crr-dst"),
+                ("CRR_ROLE_ARN", "arn:aws:iam::222222222222:role/crr-replicator"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::HashMap<_, _>>(),
+        )
+        .unwrap();
+        let replicator = Replicator::new(config);
+        let mut context = fc_runtime::Context::new("req-9");
+        context.platform = fc_runtime::Platform::FunctionCompute;
+        let inv = invocation(&context);
+        let e = crr::Error::UnknownBucket { bucket: "other".into(), configured: "crr-src".into() };
+        let m = metrics("object-created", &replicator, &inv, Instant::now(), Some(&e));
+        assert_eq!((m.function.as_str(), m.platform, m.failures), ("object-created", "fc", 1));
+        assert_eq!(m.error_type.as_deref(), Some("UnknownBucket"));
+        let ok = metrics("object-created", &replicator, &inv, Instant::now(), None);
+        assert_eq!((ok.failures, ok.error_type), (0, None));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! object-created: copies each created object to every destination whose rule matches.
 
+use std::time::Instant;
+
 use crr::Notification;
-use crr_hosting::{function_error, invocation, replicator};
+use crr_hosting::{finish, invocation, replicator};
 use fc_runtime::{service_fn, Event};
 
 #[tokio::main]
@@ -11,9 +13,9 @@ async fn main() -> Result<(), fc_runtime::Error> {
         Ok(service_fn(move |event: Event<Notification>| {
             let replicator = replicator.clone();
             async move {
-                crr::object_created(&replicator, &event.payload, &invocation(&event.context))
-                    .await
-                    .map_err(function_error)
+                let (invocation, started) = (invocation(&event.context), Instant::now());
+                let result = crr::object_created(&replicator, &event.payload, &invocation).await;
+                finish("object-created", &replicator, &invocation, started, result)
             }
         }))
     })

@@ -1,8 +1,10 @@
 //! object-deleted: replicates deletes where the rule says so, and only ever removes
 //! crr's own replicas of objects that are gone from the source.
 
+use std::time::Instant;
+
 use crr::Notification;
-use crr_hosting::{function_error, invocation, replicator};
+use crr_hosting::{finish, invocation, replicator};
 use fc_runtime::{service_fn, Event};
 
 #[tokio::main]
@@ -12,9 +14,9 @@ async fn main() -> Result<(), fc_runtime::Error> {
         Ok(service_fn(move |event: Event<Notification>| {
             let replicator = replicator.clone();
             async move {
-                crr::object_deleted(&replicator, &event.payload, &invocation(&event.context))
-                    .await
-                    .map_err(function_error)
+                let (invocation, started) = (invocation(&event.context), Instant::now());
+                let result = crr::object_deleted(&replicator, &event.payload, &invocation).await;
+                finish("object-deleted", &replicator, &invocation, started, result)
             }
         }))
     })

@@ -12,3 +12,14 @@ pub fn now_rfc3339() -> String {
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }
+
+pub fn now_millis() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// `secs` since the epoch in RFC 3339.
+pub fn rfc3339_of_secs(secs: u64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs as i64)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}

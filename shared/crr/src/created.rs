@@ -28,7 +28,7 @@ pub async fn object_created(
         .flat_map(stream::iter)
         .collect()
         .await;
-    r.write_lag().await;
+    r.settle("object-created", invocation, events.len(), &results).await;
     Report::finish(events.len(), results)
 }
 
@@ -57,9 +57,6 @@ async fn created_one(r: &Replicator, invocation: &Invocation, index: usize, ev: 
                 result.bytes = o.bytes;
                 if o.decision.wrote() {
                     result.lag_ms = crate::lag::lag_since(ev.time.as_deref());
-                    if let Some(lag) = result.lag_ms {
-                        r.lag.record(i, &ev.key, lag);
-                    }
                 }
             }
             Err(e) => {

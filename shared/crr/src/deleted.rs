@@ -90,6 +90,7 @@ pub async fn object_deleted(
             for c in &candidates {
                 results[c.slot].failed(&e);
             }
+            r.settle("object-deleted", invocation, events.len(), &results).await;
             return Report::finish(events.len(), results);
         }
     };
@@ -128,6 +129,7 @@ pub async fn object_deleted(
             tracing::info!(key = %result.key, rule = result.rule.as_deref().unwrap_or(""), outcome = ?outcome, "delete handled");
         }
     }
+    r.settle("object-deleted", invocation, events.len(), &results).await;
     Report::finish(events.len(), results)
 }
 

@@ -6,6 +6,18 @@ use std::time::Instant;
 
 use crr_sign::AccessKey;
 
+/// Who delivered the invocation: decides the form of the metrics line
+/// ([`crate::metrics`]): CloudWatch Embedded Metric Format on Lambda, a flat JSON
+/// line for Log Service on Function Compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    FunctionCompute,
+    Lambda,
+    /// The one-shot command line, the operator's tool, tests.
+    #[default]
+    Local,
+}
+
 /// One invocation: who asked, by when it must answer, and the platform's
 /// temporary credentials for the function's own identity, if it passed any.
 #[derive(Debug, Clone)]
@@ -17,12 +29,19 @@ pub struct Invocation {
     pub deadline: Option<Instant>,
     /// The function's own identity as the platform passed it; `Debug` hides the secret.
     pub credentials: Option<AccessKey>,
+    pub platform: Platform,
 }
 
 impl Invocation {
     /// An invocation with only a request id: no deadline, no platform credentials.
     pub fn new(request_id: impl Into<String>) -> Self {
-        Invocation { request_id: request_id.into(), function_name: None, deadline: None, credentials: None }
+        Invocation {
+            request_id: request_id.into(),
+            function_name: None,
+            deadline: None,
+            credentials: None,
+            platform: Platform::Local,
+        }
     }
 
     /// The STS session name for role credentials this invocation fetches.

@@ -1,30 +1,24 @@
-//! How far behind the event path runs: object-created measures every copy's lag (from the event's time to the verified
-//! replica) and keeps the recent ones per rule. At most every
-//! [`FLUSH_EVERY`] (5 s) an instance writes a small summary to the rule's destination at
-//! `.crr/status/object-created.json`, which replication and backfill ignore: one
-//! object per rule, last writer wins, so it always shows the latest lag.
+//! What one instance saw while it worked, per rule, kept for `crr status`: the
+//! replicas it wrote per minute (copies, bytes, and each copy's lag from the
+//! event's time to the verified replica, in a histogram), the failures, and the
+//! last replica. At most every [`FLUSH_EVERY`] (5 s) an instance writes what
+//! changed as its own report under `.crr/status/<rule>/` in the rule's destination
+//! ([`crate::activity_store`]); nothing is written while it is idle.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
-use crate::clock::now_rfc3339;
-use crate::error::Error;
+use crate::activity::{
+    minute_of, FailureRecord, InstanceActivity, LastCopy, Minute, FAILURES_KEPT, MINUTES_KEPT, VERSION,
+};
+use crate::clock::{now_millis, now_rfc3339, now_secs};
 use crate::lock::lock;
-use crate::object::RESERVED_PREFIX;
-use crate::store::{Condition, Found, ObjectWrite, Store, Upload};
+use crate::report::RecordResult;
 
-/// How often an instance writes its lag summary, at most: one small PUT per rule
+/// How often an instance writes its reports, at most: one small PUT per rule
 /// every few seconds under load, nothing when idle.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
-/// Recent lags kept per rule for the percentiles.
-const WINDOW: usize = 1024;
-
-pub fn lag_key() -> String {
-    format!("{RESERVED_PREFIX}status/object-created.json")
-}
 
 /// Milliseconds from an event's time (RFC 3339) to now; `None` if the time is
 /// missing or unreadable.
@@ -34,101 +28,152 @@ pub fn lag_since(event_time: Option<&str>) -> Option<u64> {
     Some(SystemTime::now().duration_since(event).map(|d| d.as_millis() as u64).unwrap_or(0))
 }
 
-/// The lag summary of one rule, as written to the destination.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LagSummary {
-    pub rule: String,
-    pub instance: String,
-    pub updated_at: String,
-    pub last_key: String,
-    /// When the last replica was verified.
-    pub last_replicated_at: String,
-    pub last_lag_ms: u64,
-    /// Over the instance's recent copies (up to 1024).
-    pub window: u64,
-    pub p50_ms: u64,
-    pub p99_ms: u64,
-    pub max_ms: u64,
-    /// Copies this instance made since it started.
-    pub replicated: u64,
-}
-
-/// The `q` quantile (0..=1) of `sorted` (nearest rank); 0 when empty.
-pub fn percentile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
+/// One rule's record in this instance.
 #[derive(Default)]
-struct RuleLag {
-    recent: VecDeque<u64>,
+struct RuleLog {
+    /// The last hour, oldest first.
+    minutes: VecDeque<Minute>,
+    failures: VecDeque<FailureRecord>,
     replicated: u64,
-    last: Option<(String, u64, String)>,
+    last: Option<LastCopy>,
+    /// Something changed since the last report was written.
     dirty: bool,
+    /// This instance has written a report for the rule (and swept stale ones).
+    written: bool,
 }
 
-/// Lags measured by one instance, per rule.
+impl RuleLog {
+    /// The minute `secs` falls in, created if needed; the hour before is all that is kept.
+    fn minute(&mut self, secs: u64) -> &mut Minute {
+        let start = minute_of(secs);
+        let oldest = start.saturating_sub((MINUTES_KEPT - 1) * 60);
+        while self.minutes.front().is_some_and(|m| m.start < oldest) {
+            self.minutes.pop_front();
+        }
+        if self.minutes.back().is_none_or(|m| m.start < start) {
+            self.minutes.push_back(Minute { start, ..Minute::default() });
+        }
+        // A clock that stepped back lands in the newest minute.
+        self.minutes.back_mut().expect("a minute was just pushed")
+    }
+}
+
+/// Lags, copies and failures measured by one instance, per rule.
 pub struct LagTracker {
     instance: String,
-    rules: Mutex<Vec<RuleLag>>,
+    started_at: String,
+    rule_ids: Vec<String>,
+    rules: Mutex<Vec<RuleLog>>,
     last_flush: Mutex<Option<Instant>>,
 }
 
+/// A report due to be written for the rule at this index.
+pub struct Due {
+    pub rule: usize,
+    pub report: InstanceActivity,
+    /// The instance's first report for the rule: sweep stale reports too.
+    pub first: bool,
+}
+
 impl LagTracker {
-    pub fn new(rules: usize) -> Self {
+    /// A tracker for the rules with these ids, in rule order.
+    pub fn new(rule_ids: Vec<String>) -> Self {
         LagTracker {
             instance: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
-            rules: Mutex::new((0..rules).map(|_| RuleLag::default()).collect()),
+            started_at: now_rfc3339(),
+            rules: Mutex::new(rule_ids.iter().map(|_| RuleLog::default()).collect()),
+            rule_ids,
             last_flush: Mutex::new(None),
         }
     }
 
-    pub fn record(&self, rule: usize, key: &str, lag_ms: u64) {
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// A replica of `key` written for rule `rule`, `lag_ms` after its event (if known).
+    pub fn record_copy(&self, rule: usize, key: &str, bytes: u64, lag_ms: Option<u64>) {
+        self.record_copy_at(rule, key, bytes, lag_ms, now_millis());
+    }
+
+    fn record_copy_at(&self, rule: usize, key: &str, bytes: u64, lag_ms: Option<u64>, at_ms: u64) {
         let mut rules = lock(&self.rules);
         let Some(r) = rules.get_mut(rule) else { return };
-        if r.recent.len() == WINDOW {
-            r.recent.pop_front();
+        let minute = r.minute(at_ms / 1000);
+        minute.copies += 1;
+        minute.bytes += bytes;
+        if let Some(lag) = lag_ms {
+            minute.lag.record(lag);
         }
-        r.recent.push_back(lag_ms);
         r.replicated += 1;
-        r.last = Some((key.to_owned(), lag_ms, now_rfc3339()));
+        let time = crate::clock::rfc3339_of_secs(at_ms / 1000);
+        r.last = Some(LastCopy { key: key.to_owned(), lag_ms, time, time_ms: at_ms });
         r.dirty = true;
     }
 
-    /// The summaries to write now: rules with new copies, if the last write was
-    /// long enough ago (the first copies of an instance are written at once).
-    pub fn due(&self, rule_ids: &[&str]) -> Vec<(usize, LagSummary)> {
+    /// A failure for rule `rule`; the most recent [`FAILURES_KEPT`] are kept.
+    pub fn record_failure(&self, rule: usize, failure: FailureRecord) {
+        let mut rules = lock(&self.rules);
+        let Some(r) = rules.get_mut(rule) else { return };
+        r.minute(failure.time_ms / 1000).failures += 1;
+        if r.failures.len() == FAILURES_KEPT {
+            r.failures.pop_front();
+        }
+        r.failures.push_back(failure);
+        r.dirty = true;
+    }
+
+    /// The index of the rule with id `id`.
+    pub fn rule_index(&self, id: &str) -> Option<usize> {
+        self.rule_ids.iter().position(|r| r == id)
+    }
+
+    /// Every replica written and every failure among an event function's results.
+    pub fn record_results(&self, function: &str, results: &[RecordResult]) {
+        for r in results {
+            let Some(rule) = r.rule.as_deref().and_then(|id| self.rule_index(id)) else { continue };
+            if let (Some(error_type), Some(error)) = (&r.error_type, &r.error) {
+                self.record_failure(
+                    rule,
+                    FailureRecord::new(function, &self.rule_ids[rule], &r.key, error_type, error),
+                );
+            } else if r.copied() {
+                self.record_copy(rule, &r.key, r.bytes, r.lag_ms);
+            }
+        }
+    }
+
+    /// The reports to write now: rules with news, if the last write was long
+    /// enough ago (an instance's first news is written at once).
+    pub fn due(&self, function: &str) -> Vec<Due> {
         let mut last = lock(&self.last_flush);
         if last.is_some_and(|t| t.elapsed() < FLUSH_EVERY) {
             return Vec::new();
         }
         let mut rules = lock(&self.rules);
         let mut out = Vec::new();
-        for (i, r) in rules.iter_mut().enumerate() {
-            let Some((key, lag, at)) = r.last.clone().filter(|_| r.dirty) else { continue };
-            let mut sorted: Vec<u64> = r.recent.iter().copied().collect();
-            sorted.sort_unstable();
-            out.push((
-                i,
-                LagSummary {
-                    rule: rule_ids.get(i).copied().unwrap_or_default().to_owned(),
+        for (i, r) in rules.iter_mut().enumerate().filter(|(_, r)| r.dirty) {
+            // Drop minutes that fell out of the hour even when nothing new came.
+            r.minute(now_secs());
+            out.push(Due {
+                rule: i,
+                report: InstanceActivity {
+                    version: VERSION,
+                    rule: self.rule_ids[i].clone(),
                     instance: self.instance.clone(),
+                    function: function.to_owned(),
+                    started_at: self.started_at.clone(),
                     updated_at: now_rfc3339(),
-                    last_key: key,
-                    last_replicated_at: at,
-                    last_lag_ms: lag,
-                    window: sorted.len() as u64,
-                    p50_ms: percentile(&sorted, 0.5),
-                    p99_ms: percentile(&sorted, 0.99),
-                    max_ms: sorted.last().copied().unwrap_or(0),
+                    updated_ms: now_millis(),
                     replicated: r.replicated,
+                    last: r.last.clone(),
+                    minutes: r.minutes.iter().filter(|m| m.copies + m.failures > 0).cloned().collect(),
+                    failures: r.failures.iter().cloned().collect(),
                 },
-            ));
+                first: !r.written,
+            });
             r.dirty = false;
+            r.written = true;
         }
         if !out.is_empty() {
             *last = Some(Instant::now());
@@ -137,51 +182,66 @@ impl LagTracker {
     }
 }
 
-/// Writes a lag summary; failures are logged, never fail an invocation.
-pub async fn write_summary(store: &Store, bucket: &str, summary: &LagSummary) {
-    let Ok(body) = serde_json::to_vec_pretty(summary) else { return };
-    let write = ObjectWrite { content_type: Some("application/json"), ..ObjectWrite::default() };
-    if let Err(f) = store.put(bucket, &lag_key(), Upload::bytes(body), &write, Condition::Always).await {
-        tracing::warn!(bucket, code = ?f.code, "writing the replication lag summary failed (status only; replication is unaffected)");
-    }
-}
-
-/// Reads the lag summary of a rule's destination, if one was written.
-pub async fn read_summary(store: &Store, bucket: &str) -> Result<Option<LagSummary>, Error> {
-    let key = lag_key();
-    match store.get_bytes(bucket, &key).await.found() {
-        Ok(Some((bytes, _))) => Ok(serde_json::from_slice(&bytes).ok()),
-        Ok(None) => Ok(None),
-        Err(f) => Err(Error::storage("reading", bucket, &key, f)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 0.5), 50);
-        assert_eq!(percentile(&v, 0.99), 99);
-        assert_eq!(percentile(&[7], 0.99), 7);
-        assert_eq!(percentile(&[], 0.5), 0);
+    fn tracker() -> LagTracker {
+        LagTracker::new(vec!["a".into(), "b".into()])
     }
 
     #[test]
-    fn summaries_are_written_at_most_every_flush_interval() {
-        let t = LagTracker::new(2);
-        assert!(t.due(&["a", "b"]).is_empty(), "nothing recorded, nothing due");
-        t.record(1, "k1", 120);
-        t.record(1, "k2", 80);
-        let due = t.due(&["a", "b"]);
+    fn reports_are_written_at_most_every_flush_interval() {
+        let t = tracker();
+        assert!(t.due("object-created").is_empty(), "nothing recorded, nothing due");
+        t.record_copy(1, "k1", 10, Some(120));
+        t.record_copy(1, "k2", 20, Some(80));
+        let due = t.due("object-created");
         assert_eq!(due.len(), 1);
-        let (i, s) = &due[0];
-        assert_eq!((*i, s.rule.as_str(), s.last_key.as_str(), s.last_lag_ms), (1, "b", "k2", 80));
-        assert_eq!((s.window, s.p50_ms, s.max_ms, s.replicated), (2, 80, 120, 2));
-        t.record(0, "k3", 5);
-        assert!(t.due(&["a", "b"]).is_empty(), "written less than 5 s ago");
+        let Due { rule, report, first } = &due[0];
+        assert_eq!((*rule, report.rule.as_str(), report.function.as_str(), *first), (1, "b", "object-created", true));
+        let last = report.last.as_ref().unwrap();
+        assert_eq!((last.key.as_str(), last.lag_ms), ("k2", Some(80)));
+        assert_eq!(report.replicated, 2);
+        assert_eq!(report.minutes.len(), 1);
+        let m = &report.minutes[0];
+        assert_eq!((m.copies, m.bytes, m.lag.count(), m.lag.max_ms()), (2, 30, 2, 120));
+        t.record_copy(0, "k3", 1, Some(5));
+        assert!(t.due("object-created").is_empty(), "written less than 5 s ago");
+    }
+
+    #[test]
+    fn minutes_roll_over_and_only_the_last_hour_is_kept() {
+        let t = tracker();
+        let base = 1_800_000_000_000u64; // the start of a minute, in milliseconds
+        for minute in 0..90u64 {
+            t.record_copy_at(0, "k", 1, Some(minute), base + minute * 60_000);
+        }
+        t.record_copy_at(0, "k", 1, Some(7), base + 89 * 60_000 + 30_000);
+        let rules = lock(&t.rules);
+        let minutes = &rules[0].minutes;
+        assert_eq!(minutes.len(), 60);
+        assert_eq!(minutes.front().unwrap().start, (base + 30 * 60_000) / 1000);
+        let newest = minutes.back().unwrap();
+        assert_eq!((newest.copies, newest.lag.count(), newest.lag.max_ms()), (2, 2, 89));
+    }
+
+    #[test]
+    fn the_failure_ring_keeps_the_most_recent() {
+        let t = tracker();
+        for i in 0..(FAILURES_KEPT + 5) {
+            t.record_failure(
+                0,
+                FailureRecord::new("backfill", "a", &format!("k{i}"), "AccessDenied", "denied; grant it"),
+            );
+        }
+        let due = t.due("backfill");
+        let failures = &due[0].report.failures;
+        assert_eq!(failures.len(), FAILURES_KEPT);
+        assert_eq!(failures.first().unwrap().key, "k5");
+        assert_eq!(failures.last().unwrap().key, format!("k{}", FAILURES_KEPT + 4));
+        assert_eq!(failures[0].fix.as_deref(), Some("grant it"));
+        assert_eq!(due[0].report.minutes[0].failures, (FAILURES_KEPT + 5) as u64);
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //!
 //! Layers, imports pointing down only (docs/ARCHITECTURE.md; `scripts/check-layers` enforces it):
 //! 0. vocabulary and decisions: [`invocation`], [`arn`], [`config`], [`event`], [`object`],
-//!    [`outcome`], [`error`], [`report`], [`clock`], [`lock`], [`crc64`], [`decide`] (pure);
+//!    [`outcome`], [`error`], [`report`], [`clock`], [`lock`], [`crc64`], [`decide`], [`histogram`],
+//!    [`activity`], [`objective`], [`metrics`] (pure);
 //! 1. talking to services: [`store`] (the object-store interface and its dialects),
-//!    [`credentials`], [`sts`], [`iam`], [`retry`];
+//!    [`credentials`], [`sts`], [`iam`], [`retry`], [`activity_store`];
 //! 2. acting on one object: [`copy`] (the engine), [`presence`], [`removal`], [`lag`];
 //! 3. the shared state: [`replicator`];
 //! 4. the handlers: [`created`], [`deleted`], [`backfill`];
 //! 5. for operators: [`status`].
 
+pub mod activity;
+pub mod activity_store;
 pub mod arn;
 pub mod backfill;
 pub mod clock;
@@ -23,11 +26,14 @@ pub mod decide;
 pub mod deleted;
 pub mod error;
 pub mod event;
+pub mod histogram;
 pub mod iam;
 pub mod invocation;
 pub mod lag;
 pub mod lock;
+pub mod metrics;
 pub mod object;
+pub mod objective;
 pub mod outcome;
 pub mod presence;
 pub mod removal;

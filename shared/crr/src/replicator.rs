@@ -13,8 +13,10 @@ use crate::error::Error;
 use crate::event::ObjectEvent;
 use crate::invocation::Invocation;
 use crate::lag::LagTracker;
+use crate::metrics::{InvocationMetrics, Pending};
 use crate::object::RESERVED_PREFIX;
 use crate::presence::SourceView;
+use crate::report::{RecordResult, Report};
 use crate::store::{self, Store};
 use crate::sts::AssumedRole;
 
@@ -25,8 +27,10 @@ pub struct Replicator {
     pub(crate) source: Store,
     /// One per rule, in rule order.
     targets: Vec<Target>,
-    /// Replication lag of this instance's copies, for `crr status`.
+    /// Replication lag, copies and failures of this instance, for `crr status`.
     pub(crate) lag: LagTracker,
+    /// Each invocation's figures until the hosting logs its metrics line.
+    metrics: Pending,
 }
 
 /// One rule's destination: the role's credentials and a store that uses them.
@@ -67,8 +71,8 @@ impl Replicator {
                 Target { role, store, learned: Learned::default() }
             })
             .collect();
-        let lag = LagTracker::new(config.rules.len());
-        Replicator { config, identity, source, targets, lag }
+        let lag = LagTracker::new(config.rules.iter().map(|r| r.id.clone()).collect());
+        Replicator { config, identity, source, targets, lag, metrics: Pending::default() }
     }
 
     pub fn config(&self) -> &Config {
@@ -133,11 +137,81 @@ impl Replicator {
         })
     }
 
-    /// Writes the lag summaries that are due (at most every 5 s per instance).
-    pub(crate) async fn write_lag(&self) {
-        let ids: Vec<&str> = self.config.rules.iter().map(|r| r.id.as_str()).collect();
-        for (i, summary) in self.lag.due(&ids) {
-            crate::lag::write_summary(self.dest(i), &self.config.rules[i].destination.name, &summary).await;
+    /// Takes an event function's results into the instance's activity (copies, lags,
+    /// failures) and the invocation's metrics, and writes the activity reports that are due.
+    pub(crate) async fn settle(
+        &self,
+        function: &'static str,
+        invocation: &Invocation,
+        records: usize,
+        results: &[RecordResult],
+    ) {
+        self.lag.record_results(function, results);
+        let report = Report::tally(records, results.to_vec());
+        self.metrics.update(
+            &invocation.request_id,
+            || self.new_metrics(function, invocation),
+            |m| m.add_report(&report),
+        );
+        self.write_activity(function).await;
+    }
+
+    /// Takes a backfill's per-rule counts into the invocation's metrics, and writes
+    /// the activity reports that are due (its failures were recorded as they came).
+    pub(crate) async fn settle_backfill(
+        &self,
+        invocation: &Invocation,
+        counts: &[(&str, crate::backfill::counters::Counters)],
+        write: bool,
+    ) {
+        self.metrics.update(
+            &invocation.request_id,
+            || self.new_metrics("backfill", invocation),
+            |m| counts.iter().for_each(|(rule, c)| m.add_backfill(rule, c)),
+        );
+        if write {
+            self.write_activity("backfill").await;
+        }
+    }
+
+    /// Failures of a backfill page for `rule` (none kept for a dry run, which writes nothing).
+    pub(crate) fn record_backfill_failures(&self, rule: &Rule, failures: &[(String, Error)], dry_run: bool) {
+        let Some(i) = self.lag.rule_index(&rule.id).filter(|_| !dry_run) else { return };
+        for (key, e) in failures {
+            let record =
+                crate::activity::FailureRecord::new("backfill", &rule.id, key, &e.error_type(), &e.to_string());
+            self.lag.record_failure(i, record);
+        }
+    }
+
+    fn new_metrics(&self, function: &str, invocation: &Invocation) -> InvocationMetrics {
+        InvocationMetrics::new(function, &invocation.request_id, invocation.platform)
+    }
+
+    /// The figures of an invocation, for its metrics line (once; `None` if it counted nothing).
+    pub fn take_metrics(&self, request_id: &str) -> Option<InvocationMetrics> {
+        self.metrics.take(request_id)
+    }
+
+    /// Writes the activity reports that are due (at most every 5 s per instance);
+    /// an instance's first report for a rule also sweeps reports of instances long gone.
+    /// Failures are logged: status never fails replication.
+    pub(crate) async fn write_activity(&self, function: &str) {
+        for due in self.lag.due(function) {
+            let (store, bucket) = (self.dest(due.rule), self.config.rules[due.rule].destination.name.as_str());
+            if let Err(f) = crate::activity_store::write(store, bucket, &due.report).await {
+                tracing::warn!(bucket, code = ?f.code, error = %f.message, "writing the replication activity report failed (status only; replication is unaffected)");
+            }
+            if due.first {
+                let rule = &due.report.rule;
+                match crate::activity_store::remove_stale(store, bucket, rule, crate::clock::now_secs()).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(bucket, rule = %rule, removed = n, "removed activity reports of instances gone for hours")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sweeping stale activity reports failed (status only)"),
+                }
+            }
         }
     }
 }

@@ -108,18 +108,28 @@ impl RecordResult {
         self.bytes = copy.bytes;
     }
 
-    fn copied(&self) -> bool {
+    /// True when the record's replica was written (content or metadata).
+    pub(crate) fn copied(&self) -> bool {
         matches!(self.outcome, Some(Outcome::Copy(d)) if d.wrote()) || self.copy.is_some_and(Decision::wrote)
     }
 }
 
 impl Report {
     /// The report, or an error naming every record that failed so the platform retries.
-    pub(crate) fn finish(records: usize, mut results: Vec<RecordResult>) -> Result<Report, Error> {
+    pub(crate) fn finish(records: usize, results: Vec<RecordResult>) -> Result<Report, Error> {
+        let report = Report::tally(records, results);
+        if report.failed == 0 {
+            return Ok(report);
+        }
+        Err(Error::Batch(batch_failure(&report)))
+    }
+
+    /// The counts of `results`, failed records included.
+    pub(crate) fn tally(records: usize, mut results: Vec<RecordResult>) -> Report {
         use DeleteOutcome as D;
         results.sort_by_key(|r| r.index);
         let count = |f: &dyn Fn(&RecordResult) -> bool| results.iter().filter(|r| f(r)).count();
-        let report = Report {
+        Report {
             records,
             copied: count(&|r| r.copied()),
             deleted: count(&|r| r.outcome == Some(Outcome::Delete(D::Deleted))),
@@ -143,11 +153,7 @@ impl Report {
             failed: count(&|r| r.error.is_some()),
             bytes: results.iter().map(|r| r.bytes).sum(),
             results,
-        };
-        if report.failed == 0 {
-            return Ok(report);
         }
-        Err(Error::Batch(batch_failure(&report)))
     }
 }
 

@@ -51,10 +51,23 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Which platform delivered an invocation: the run mode fc-runtime chose at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    /// A Function Compute custom runtime (`POST /invoke` with `x-fc-*` headers).
+    FunctionCompute,
+    /// The AWS Lambda Runtime API loop.
+    Lambda,
+    /// One shot from the command line (`--event FILE`), or a test.
+    #[default]
+    Local,
+}
+
 /// Facts about one invocation.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub request_id: String,
+    pub platform: Platform,
     pub function_name: Option<String>,
     pub service_name: Option<String>,
     pub qualifier: Option<String>,
@@ -74,6 +87,7 @@ impl Context {
     pub fn new(request_id: impl Into<String>) -> Self {
         Context {
             request_id: request_id.into(),
+            platform: Platform::Local,
             function_name: None,
             service_name: None,
             qualifier: None,
@@ -108,6 +122,7 @@ impl Context {
         let timeout = get("x-fc-function-timeout").and_then(|t| t.parse::<u64>().ok());
         Context {
             request_id,
+            platform: Platform::FunctionCompute,
             function_name: get("x-fc-function-name"),
             service_name: get("x-fc-service-name"),
             qualifier: get("x-fc-qualifier"),
@@ -151,6 +166,7 @@ mod tests {
         let now = Instant::now();
         let ctx = Context::from_fc_headers(&h, now);
         assert_eq!(ctx.request_id, "req-1");
+        assert_eq!(ctx.platform, Platform::FunctionCompute);
         assert_eq!(ctx.function_name.as_deref(), Some("object-created"));
         assert_eq!(ctx.memory_mb, Some(512));
         assert_eq!(ctx.deadline, Some(now + Duration::from_secs(30)));

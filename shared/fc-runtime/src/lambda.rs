@@ -94,6 +94,7 @@ fn context_from_headers(headers: &HeaderMap) -> Context {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut ctx =
         Context::new(get("lambda-runtime-aws-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string()));
+    ctx.platform = crate::Platform::Lambda;
     ctx.deadline =
         get("lambda-runtime-deadline-ms").and_then(|ms| ms.parse::<u64>().ok()).and_then(deadline_from_epoch_ms);
     let arn = get("lambda-runtime-invoked-function-arn");

@@ -36,7 +36,7 @@ mod service;
 
 use std::future::Future;
 
-pub use context::{Context, Credentials, Secret};
+pub use context::{Context, Credentials, Platform, Secret};
 pub use diagnostic::{Diagnostic, TypedError};
 pub use logging::init_logging;
 pub use service::{service_fn, Handler, ServiceFn};

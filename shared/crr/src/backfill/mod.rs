@@ -116,6 +116,8 @@ pub async fn run(
         totals += s.counters;
     }
     let report = BackfillReport { done: scopes.iter().all(|s| s.done), totals, scopes };
+    let counts: Vec<(&str, Counters)> = report.scopes.iter().map(|s| (s.rule.as_str(), s.counters)).collect();
+    r.settle_backfill(invocation, &counts, !request.dry_run).await;
     if report.totals.failed > 0 {
         let first: Vec<String> = report.scopes.iter().flat_map(|s| s.failures.iter().cloned()).take(20).collect();
         return Err(Error::Batch(BatchFailure {

@@ -405,7 +405,7 @@ async fn act(
     report: &mut ScopeReport,
 ) -> Counters {
     let policy = Policy::new(opts.mode, opts.dry_run, opts.mirror, engine.rule.action == RuleAction::All, since);
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
     let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let left_alone: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let source_bucket = r.config.source.name.as_str();
@@ -503,9 +503,10 @@ async fn act(
     shown.truncate(SHOWN_FAILURES.saturating_sub(report.left_alone_keys.len()));
     report.left_alone_keys.extend(shown);
     let mut list = into_inner(failures);
+    r.record_backfill_failures(engine.rule, &list, opts.dry_run);
     let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
     list.truncate(room);
-    report.failures.extend(list);
+    report.failures.extend(list.into_iter().map(|(key, e)| format!("{key}: {e}")));
     total
 }
 
@@ -522,7 +523,7 @@ fn record_copy(
     key: &str,
     size: Option<u64>,
     result: Result<CopyOutcome, Error>,
-    failures: &Mutex<Vec<String>>,
+    failures: &Mutex<Vec<(String, Error)>>,
 ) {
     match result {
         Ok(o) => match o.decision {
@@ -546,12 +547,12 @@ fn record_copy(
     }
 }
 
-fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<String>>) {
+fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<(String, Error)>>) {
     c.failed += 1;
     tracing::error!(key, error = %e, "backfill: failed");
     let mut shown = lock(failures);
     if shown.len() < SHOWN_FAILURES {
-        shown.push(format!("{key}: {e}"));
+        shown.push((key.to_owned(), e.clone()));
     }
 }
 

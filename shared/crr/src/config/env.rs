@@ -281,5 +281,9 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
         kms,
         storage_class: r.opt("CRR_STORAGE_CLASS").map(|s| parse_storage_class("CRR_STORAGE_CLASS", &s)).transpose()?,
         delete_unmarked: r.bool("CRR_DELETE_UNMARKED")?.unwrap_or(false),
+        lag_objective_seconds: match r.opt("CRR_LAG_OBJECTIVE_SECONDS") {
+            Some(v) => parse_lag_objective("CRR_LAG_OBJECTIVE_SECONDS", &v)?,
+            None => DEFAULT_LAG_OBJECTIVE_SECONDS,
+        },
     })
 }

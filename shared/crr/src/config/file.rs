@@ -7,16 +7,17 @@
 //! `SourceSelectionCriteria/SseKmsEncryptedObjects/Status`,
 //! `EncryptionConfiguration/ReplicaKmsKeyID`, `RTC` (accepted, not needed). crr adds
 //! `Destination/Endpoint` and `Destination/Region` for S3-compatible destinations and
-//! `StorageClass` for replicas and `DeleteUnmarked` (deletes may remove objects crr did
-//! not write). The source bucket comes from `CRR_SOURCE_*` (the XML
+//! `StorageClass` for replicas, `DeleteUnmarked` (deletes may remove objects crr did
+//! not write) and `LagObjectiveSeconds` (`crr status --check`). The source bucket comes from `CRR_SOURCE_*` (the XML
 //! belongs to it); a JSON file may name it in `source`.
 
 use serde::Deserialize;
 
 use super::{
     accelerate, check_bucket, check_prefixes, choose_api, default_path_style, parse_action, parse_api, parse_bool,
-    parse_endpoint, parse_role, parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError,
-    CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule, StsSettings,
+    parse_endpoint, parse_lag_objective, parse_role, parse_storage_class, source_from_env, BackfillSettings, Bucket,
+    Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule, StsSettings,
+    DEFAULT_LAG_OBJECTIVE_SECONDS,
 };
 
 pub(crate) fn parse(
@@ -113,6 +114,7 @@ fn xml_rule(
         "Status",
         "StorageClass",
         "DeleteUnmarked",
+        "LagObjectiveSeconds",
     ];
     for c in node.children().filter(|c| c.is_element()) {
         let name = c.tag_name().name();
@@ -201,6 +203,10 @@ fn xml_rule(
         text_of(node, "DeleteUnmarked").map(|v| parse_bool(&el("DeleteUnmarked"), &v)).transpose()?.unwrap_or(false);
     let storage_class =
         text_of(node, "StorageClass").map(|s| parse_storage_class(&el("StorageClass"), &s)).transpose()?;
+    let lag_objective_seconds = text_of(node, "LagObjectiveSeconds")
+        .map(|v| parse_lag_objective(&el("LagObjectiveSeconds"), &v))
+        .transpose()?
+        .unwrap_or(DEFAULT_LAG_OBJECTIVE_SECONDS);
     Ok(Rule {
         id,
         prefixes,
@@ -211,6 +217,7 @@ fn xml_rule(
         kms,
         storage_class,
         delete_unmarked,
+        lag_objective_seconds,
     })
 }
 
@@ -251,6 +258,7 @@ struct JsonRule {
     storage_class: Option<String>,
     #[serde(default)]
     delete_unmarked: bool,
+    lag_objective_seconds: Option<u64>,
 }
 
 fn parse_json(
@@ -297,6 +305,10 @@ fn parse_json(
             kms,
             storage_class: jr.storage_class.map(|s| parse_storage_class(&el("storageClass"), &s)).transpose()?,
             delete_unmarked: jr.delete_unmarked,
+            lag_objective_seconds: match jr.lag_objective_seconds {
+                Some(n) => parse_lag_objective(&el("lagObjectiveSeconds"), &n.to_string())?,
+                None => DEFAULT_LAG_OBJECTIVE_SECONDS,
+            },
             id,
         });
     }
@@ -380,6 +392,7 @@ mod tests {
     <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region><Api>oss</Api></Destination>
     <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
     <StorageClass>IA</StorageClass>
+    <LagObjectiveSeconds>120</LagObjectiveSeconds>
   </Rule>
 </ReplicationConfiguration>"#;
 
@@ -406,6 +419,11 @@ mod tests {
         assert!(logs.destination.endpoint.path_style);
         assert_eq!(logs.storage_class.as_deref(), Some("IA"));
         assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
+        assert_eq!(
+            (video.lag_objective_seconds, logs.lag_objective_seconds),
+            (600, 120),
+            "RTC's 10 minutes by default"
+        );
         assert_eq!(logs.destination.api, crate::config::Api::Oss, "<Api> overrides the endpoint's");
     }
 
@@ -420,6 +438,7 @@ mod tests {
             ("<Replication/>", "root element=\"Replication\" is not valid; expected <ReplicationConfiguration>"),
             ("<ReplicationConfiguration><Rule><ID>r</ID><Destination><Bucket>b-b</Bucket><Location>oss-cn-x</Location></Destination><SyncRole>acs:ram::1234567890123456:role/r</SyncRole><StorageClass>Archve</StorageClass></Rule></ReplicationConfiguration>", "Rule 1 (r) <StorageClass>=\"Archve\" is not valid; expected an S3 storage class (STANDARD"),
             ("<ReplicationConfiguration><Rule>", "XML="),
+            ("<ReplicationConfiguration><Rule><ID>r</ID><Destination><Bucket>b-b</Bucket><Location>oss-cn-x</Location></Destination><SyncRole>acs:ram::1234567890123456:role/r</SyncRole><LagObjectiveSeconds>10m</LagObjectiveSeconds></Rule></ReplicationConfiguration>", "Rule 1 (r) <LagObjectiveSeconds>=\"10m\" is not valid; expected a number of seconds, 1-86400"),
             ("<ReplicationConfiguration><Rule><PrefixSet><Prefix>1</Prefix><Prefix>2</Prefix><Prefix>3</Prefix><Prefix>4</Prefix><Prefix>5</Prefix><Prefix>6</Prefix><Prefix>7</Prefix><Prefix>8</Prefix><Prefix>9</Prefix><Prefix>10</Prefix><Prefix>11</Prefix></PrefixSet></Rule></ReplicationConfiguration>", "at most 10 key prefixes"),
         ] {
             let err = load(xml, "xml", &[]).unwrap_err();
@@ -436,7 +455,7 @@ mod tests {
             {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r",
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
-             "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive",
+             "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive", "lagObjectiveSeconds": 30,
              "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai", "api": "s3"}}
           ]}"#;
         let c = load(json, "json", &[]).unwrap();
@@ -449,6 +468,7 @@ mod tests {
         assert_eq!(c.source.api, crate::config::Api::S3);
         assert!(!c.rules[1].historical);
         assert_eq!(c.rules[0].storage_class, None);
+        assert_eq!((c.rules[0].lag_objective_seconds, c.rules[1].lag_objective_seconds), (600, 30));
         assert_eq!(c.rules[1].storage_class.as_deref(), Some("ColdArchive"), "spelled the way OSS spells it");
     }
 
@@ -462,6 +482,7 @@ mod tests {
             (format!(r#"{{"rules": [{{"destination": {{"bucket": "D"}}, {role}}}]}}"#), "destination.bucket=\"D\" is not valid"),
             (format!(r#"{{"rules": [{{"id": "x", "destination": {{"bucket": "d-d"}}, {role}}}, {{"id": "y", "destination": {{"bucket": "d-d"}}, {role}}}]}}"#), "rules x and y=\"d-d\" is not valid; expected rules with the same destination bucket to have prefixes that do not overlap"),
             (r#"{"rules": []}"#.to_string(), "rules is not set; expected at least one replication rule"),
+            (format!(r#"{{"rules": [{{"destination": {{"bucket": "d-d"}}, {role}, "lagObjectiveSeconds": 0}}]}}"#), "rules[0] (rule-1) lagObjectiveSeconds=\"0\" is not valid; expected a number of seconds, 1-86400"),
             (format!(r#"{{"rules": [{{"destination": {{"bucket": "d-d"}}, {role}, "storageClass": "GLACIER-IR"}}]}}"#), "rules[0] (rule-1) storageClass=\"GLACIER-IR\" is not valid; expected an S3 storage class (STANDARD"),
         ] {
             let err = load(&json, "json", &[]).unwrap_err();

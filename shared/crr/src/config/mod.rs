@@ -22,8 +22,8 @@ pub use self::api::{choose_api, Api};
 pub(crate) use self::env::{source_from_env, Defaults, Reader};
 pub use self::env::{ProcessEnv, Settings};
 pub(crate) use self::validate::{
-    accelerate, check_bucket, check_prefixes, parse_action, parse_bool, parse_endpoint, parse_role, parse_size,
-    parse_storage_class,
+    accelerate, check_bucket, check_prefixes, parse_action, parse_bool, parse_endpoint, parse_lag_objective,
+    parse_role, parse_size, parse_storage_class,
 };
 pub use self::validate::{
     default_path_style, normalize_endpoint, valid_bucket_name, MAX_PREFIXES, OSS_STORAGE_CLASSES, S3_STORAGE_CLASSES,
@@ -112,7 +112,13 @@ pub struct Rule {
     /// With action `ALL`: may deletes remove destination objects crr did not write
     /// (no replica mark, or one naming another source)? Off by default.
     pub delete_unmarked: bool,
+    /// The lag objective: `crr status` flags the rule, and `crr status --check` fails,
+    /// when the p99 lag of the last 10 minutes exceeds this many seconds.
+    pub lag_objective_seconds: u64,
 }
+
+/// The lag objective of a rule that sets none: 10 minutes, as OSS Replication Time Control promises.
+pub const DEFAULT_LAG_OBJECTIVE_SECONDS: u64 = 600;
 
 impl Rule {
     pub fn matches(&self, key: &str) -> bool {

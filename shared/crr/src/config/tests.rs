@@ -27,6 +27,7 @@ fn minimal_config_has_safe_defaults() {
     assert_eq!(rule.kms, KmsPolicy::Skip);
     assert!(rule.historical);
     assert!(!rule.delete_unmarked, "deletes only ever remove crr's own replicas unless asked");
+    assert_eq!(rule.lag_objective_seconds, 600, "10 minutes, as OSS RTC");
     assert!(rule.prefixes.is_empty());
     assert!(rule.matches("anything/at/all"));
     assert_eq!(rule.destination.name, "crr-dst");
@@ -57,6 +58,7 @@ fn every_env_setting() {
         ("CRR_RECORD_CONCURRENCY", "4"),
         ("CRR_TAG_COUNTS", "unreported"),
         ("CRR_DELETE_UNMARKED", "true"),
+        ("CRR_LAG_OBJECTIVE_SECONDS", "90"),
         ("CRR_BACKFILL_PAGE_SIZE", "200"),
         ("CRR_BACKFILL_CONCURRENCY", "8"),
         ("CRR_BACKFILL_LEASE_SECONDS", "30"),
@@ -73,6 +75,7 @@ fn every_env_setting() {
     assert_eq!(rule.storage_class.as_deref(), Some("STANDARD_IA"));
     assert!(!rule.historical);
     assert!(rule.delete_unmarked);
+    assert_eq!(rule.lag_objective_seconds, 90);
     assert_eq!(
         c.backfill,
         BackfillSettings { page_size: 200, concurrency: 8, lease: Duration::from_secs(30), since: Some(1_769_817_600) }
@@ -149,6 +152,14 @@ fn errors_name_the_variable_the_value_and_the_expected_form() {
             "CRR_COPY_MODE=\"magic\" is not valid; expected auto, stream or server-side",
         ),
         (with(&[("CRR_PREFIXES", "1,2,3,4,5,6,7,8,9,10,11")]), "at most 10 key prefixes"),
+        (
+            with(&[("CRR_LAG_OBJECTIVE_SECONDS", "10min")]),
+            "CRR_LAG_OBJECTIVE_SECONDS=\"10min\" is not valid; expected a number of seconds, 1-86400",
+        ),
+        (
+            with(&[("CRR_LAG_OBJECTIVE_SECONDS", "0")]),
+            "CRR_LAG_OBJECTIVE_SECONDS=\"0\" is not valid; expected a number of seconds, 1-86400",
+        ),
         (
             with(&[("CRR_STORAGE_CLASS", "STANDRD_IA")]),
             "CRR_STORAGE_CLASS=\"STANDRD_IA\" is not valid; expected an S3 storage class (STANDARD, ",

@@ -35,6 +35,16 @@ pub(crate) fn parse_size(setting: &str, value: &str) -> Result<u64, ConfigError>
     }
 }
 
+/// A lag objective in whole seconds, 1 second to 1 day.
+pub(crate) fn parse_lag_objective(setting: &str, value: &str) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(n),
+        _ => {
+            Err(ConfigError::invalid(setting, value, "a number of seconds, 1-86400 (the default, 600, is 10 minutes)"))
+        }
+    }
+}
+
 pub(crate) fn check_bucket(setting: &str, value: &str) -> Result<(), ConfigError> {
     if valid_bucket_name(value) {
         Ok(())
