@@ -4,6 +4,7 @@ pub mod apply;
 pub mod backfill;
 pub mod cron;
 pub mod dev;
+pub mod docs;
 pub mod doctor;
 pub mod policy;
 pub mod route;

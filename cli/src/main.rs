@@ -35,6 +35,9 @@ enum Command {
     /// Generate, merge, lint and check replication policies (OSS/RAM and S3/IAM).
     #[command(subcommand)]
     Policy(crr_cli::policy::PolicyCommand),
+    /// Print where the manual (the book built from docs/) is, or open it; `crr docs
+    /// configuration` prints the configuration page's generated table.
+    Docs(crr_cli::docs::DocsArgs),
 }
 
 #[derive(Subcommand)]
@@ -102,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         },
         Command::Invoke(args) => std::process::exit(crr_cli::runner::invoke(args).await),
         Command::Policy(command) => std::process::exit(crr_cli::policy::run(command).await),
+        Command::Docs(args) => std::process::exit(crr_cli::docs::run(args)),
     }
 }
 
@@ -141,4 +145,155 @@ async fn pump(args: PumpArgs) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string(&stats)?);
     Ok(())
+}
+
+/// The book's examples are checked against the product: every `crr` command line in
+/// a shell block parses with this command line's own parser, every shell block is
+/// valid shell, JSON and YAML blocks parse, rule files (`rule-file` blocks) load as
+/// a configuration and backfill requests (`backfill-request`) are accepted by the
+/// backfill, and the configuration page's table is the one the registry generates.
+#[cfg(test)]
+mod docs_examples {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+
+    use clap::Parser;
+    use crr_cli::docs::{code_blocks, crr_command, shell_lines, shell_words, CodeBlock};
+
+    use super::Cli;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    }
+
+    /// README.md and every chapter of the book.
+    fn pages() -> Vec<(String, String)> {
+        let mut pages = vec![("README.md".to_owned(), std::fs::read_to_string(root().join("README.md")).unwrap())];
+        let mut chapters: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect();
+        chapters.sort();
+        for path in chapters {
+            let name = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
+            pages.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+        pages
+    }
+
+    fn blocks() -> Vec<(String, CodeBlock)> {
+        pages()
+            .into_iter()
+            .flat_map(|(name, text)| code_blocks(&text).into_iter().map(move |b| (name.clone(), b)))
+            .collect()
+    }
+
+    #[test]
+    fn every_crr_command_in_the_docs_parses() {
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for (page, block) in blocks().iter().filter(|(_, b)| matches!(b.language(), "sh" | "bash")) {
+            for (offset, line) in shell_lines(&block.text) {
+                let at = format!("{page}:{}", block.line + offset);
+                let words = match shell_words(&line) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        failures.push(format!("{at}: {e}"));
+                        continue;
+                    }
+                };
+                let Some(argv) = crr_command(&words) else { continue };
+                checked += 1;
+                if let Err(e) = Cli::try_parse_from(&argv) {
+                    let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+                    failures.push(format!("{at}: `{}`: {first}", argv.join(" ")));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "crr command lines in the docs that crr refuses:\n{}", failures.join("\n"));
+        assert!(checked >= 20, "only {checked} crr command lines found in the docs");
+    }
+
+    #[test]
+    fn every_shell_block_is_valid_shell() {
+        let mut failures = Vec::new();
+        for (page, block) in blocks().iter().filter(|(_, b)| matches!(b.language(), "sh" | "bash")) {
+            let out = std::process::Command::new("bash").args(["-n", "-c", &block.text]).output().expect("bash runs");
+            if !out.status.success() {
+                failures.push(format!("{page}:{}: {}", block.line, String::from_utf8_lossy(&out.stderr).trim()));
+            }
+        }
+        assert!(failures.is_empty(), "shell blocks bash cannot parse:\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn json_yaml_rule_files_and_backfill_requests_in_the_docs_are_valid() {
+        let mut failures = Vec::new();
+        let mut rule_files = 0;
+        let mut requests = 0;
+        for (page, block) in blocks() {
+            let at = format!("{page}:{}", block.line);
+            match block.language() {
+                "json" => {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(&block.text) {
+                        failures.push(format!("{at}: not JSON: {e}"));
+                    }
+                }
+                "yaml" | "yml" => {
+                    if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&block.text) {
+                        failures.push(format!("{at}: not YAML: {e}"));
+                    }
+                }
+                _ => {}
+            }
+            if block.tagged("rule-file") {
+                rule_files += 1;
+                let ext = if block.language() == "xml" { "xml" } else { "json" };
+                let path = std::env::temp_dir().join(format!("crr-docs-rule-{}.{ext}", uuid::Uuid::new_v4()));
+                std::fs::write(&path, &block.text).unwrap();
+                let settings: HashMap<String, String> = [
+                    ("CRR_CONFIG", path.to_str().unwrap()),
+                    ("CRR_SOURCE_BUCKET", "photos"),
+                    ("CRR_SOURCE_REGION", "cn-hangzhou"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+                let loaded = crr::Config::from_settings(&settings);
+                std::fs::remove_file(&path).ok();
+                if let Err(e) = loaded {
+                    failures.push(format!("{at}: the rule file does not load: {e}"));
+                }
+            }
+            if block.tagged("backfill-request") {
+                requests += 1;
+                let accepted = serde_json::from_str(&block.text)
+                    .map_err(|e| e.to_string())
+                    .and_then(crr::backfill::BackfillEvent::from_value);
+                if let Err(e) = accepted {
+                    failures.push(format!("{at}: the backfill refuses this request: {e}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "examples in the docs that do not hold:\n{}", failures.join("\n"));
+        assert!(rule_files >= 2 && requests >= 1, "rule files {rule_files}, backfill requests {requests}");
+    }
+
+    #[test]
+    fn the_configuration_page_is_generated_from_the_registry() {
+        let page = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+        let start = "<!-- generated by `crr docs configuration` from crr::config::VARIABLES; edit the registry, not this table -->\n";
+        let end = "<!-- end of generated table -->";
+        let table = page
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(table, _)| table)
+            .expect("docs/configuration.md has the generated table's markers");
+        assert!(
+            table == crr::config::markdown_table(),
+            "docs/configuration.md's table differs from crr::config::VARIABLES: run scripts/docs --generate \
+             (it writes `crr docs configuration` between the markers)"
+        );
+    }
 }

@@ -225,32 +225,6 @@ mod deploy {
         }
     }
 
-    /// The `CRR_*` names in the rows of the README's configuration tables.
-    fn readme_configuration_rows() -> BTreeSet<String> {
-        let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
-        let section = readme
-            .split("\n## Configuration\n")
-            .nth(1)
-            .and_then(|rest| rest.split("\n## ").next())
-            .expect("README.md has a ## Configuration section");
-        section
-            .lines()
-            .filter_map(|line| line.strip_prefix("| `CRR_"))
-            .filter_map(|rest| rest.split_once('`'))
-            .map(|(name, _)| format!("CRR_{name}"))
-            .collect()
-    }
-
-    #[test]
-    fn the_readme_documents_every_variable_the_configuration_reads_and_no_other() {
-        let rows = readme_configuration_rows();
-        let read: BTreeSet<String> = VARIABLES.iter().map(|v| v.name.to_owned()).collect();
-        let undocumented: Vec<&String> = read.difference(&rows).collect();
-        assert!(undocumented.is_empty(), "README.md's configuration tables lack {undocumented:?}");
-        let stale: Vec<&String> = rows.difference(&read).collect();
-        assert!(stale.is_empty(), "README.md documents {stale:?}, which the configuration never reads");
-    }
-
     #[test]
     fn function_compute_functions_are_custom_runtimes_triggered_by_the_right_events() {
         let t = load(&fc_template());

@@ -590,7 +590,7 @@ impl SameEndpoint {
 // seaweedfs answers UploadPartCopy with part ETags that are not the parts' MD5s
 // (`<hash>-<chunks>`), so a server-side copy of a multipart source cannot carry the
 // source's ETag there. crr notices before completing the upload and streams such
-// objects instead (README, "What object-created does"); a server-side multipart copy
+// objects instead (docs/object-created.md); a server-side multipart copy
 // that needs no particular ETag (a large single-part source) works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_endpoint_copies_server_side_and_verifies_what_it_copied() {

@@ -28,7 +28,7 @@ pub(crate) use self::validate::{
 pub use self::validate::{
     default_path_style, normalize_endpoint, valid_bucket_name, MAX_PREFIXES, OSS_STORAGE_CLASSES, S3_STORAGE_CLASSES,
 };
-pub use self::variables::{variable, Variable, VARIABLES};
+pub use self::variables::{markdown_table, variable, Variable, VARIABLES};
 use crate::arn::RoleArn;
 
 /// Where a bucket is served from and how to address it.
