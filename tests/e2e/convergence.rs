@@ -228,7 +228,10 @@ async fn an_undeleted_object_is_replicated_again_and_a_version_delete_never_roll
     // Deleted (a delete marker, replicated), then undeleted: the marker is removed
     // and the older version is current again, with no created event.
     put_bytes(&src, bucket, "doc.txt", b"keep me".to_vec()).await;
-    assert_eq!(invoke(&created, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"], 1);
+    assert_eq!(
+        invoke(&created, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"],
+        1
+    );
     let marker = src.delete_object().bucket(bucket).key("doc.txt").send().await.unwrap();
     let marker = marker.version_id().unwrap().to_owned();
     let reply = invoke(
@@ -255,7 +258,10 @@ async fn an_undeleted_object_is_replicated_again_and_a_version_delete_never_roll
     // Writes are ordered by the second they were made in: the newest comes a second later.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     put_bytes(&src, bucket, "doc.txt", b"the newest version".to_vec()).await;
-    assert_eq!(invoke(&created, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"], 1);
+    assert_eq!(
+        invoke(&created, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"],
+        1
+    );
     let newest = head(&src, bucket, "doc.txt").await.unwrap().version_id().unwrap().to_owned();
     src.delete_object().bucket(bucket).key("doc.txt").version_id(&newest).send().await.unwrap();
     let reply =
@@ -273,7 +279,10 @@ async fn a_missing_source_bucket_is_a_loud_error_not_a_missing_object() {
     let good = Function::start("object-created", &setup.function_env());
     put_bytes(&src, &setup.src_bucket, "doc.txt", b"replicated".to_vec()).await;
     let bucket = setup.src_bucket.as_str();
-    assert_eq!(invoke(&good, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"], 1);
+    assert_eq!(
+        invoke(&good, &setup.function, vec![record("ObjectCreated:Put", bucket, "doc.txt")]).await.json["copied"],
+        1
+    );
 
     // The functions now look for the source bucket at an endpoint that does not
     // have it (a typo in CRR_SOURCE_ENDPOINT): every object there answers 404.
@@ -323,7 +332,10 @@ async fn an_object_marked_by_another_rule_is_replicated_and_only_its_own_copies_
     let reply = invoke(
         &created,
         &setup.function,
-        vec![record("ObjectCreated:Put", bucket, "restored.txt"), record("ObjectCreated:Put", bucket, "came-from-dest.txt")],
+        vec![
+            record("ObjectCreated:Put", bucket, "restored.txt"),
+            record("ObjectCreated:Put", bucket, "came-from-dest.txt"),
+        ],
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.json);

@@ -23,8 +23,8 @@ fn moto_backfill(setup: &Setup, args: &[&str], extra: &[(&str, &str)]) -> (Optio
     env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
     env.push(("AWS_REGION".into(), setup.region.clone()));
     let out = clean_command("crr", &env).arg("backfill").arg("--json").args(args).output().expect("run crr backfill");
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code(), report)
 }
 

@@ -613,4 +613,3 @@ pub fn copy_result_for<'a>(results: &'a [serde_json::Value], key: &str) -> &'a s
         .find(|r| r["key"] == key && r["outcome"] == "copy")
         .unwrap_or_else(|| panic!("{key:?} was never copied: {:?}", outcomes_for(results, key)))
 }
-

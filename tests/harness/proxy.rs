@@ -296,7 +296,8 @@ async fn serve(shared: Shared, req: http::Request<hyper::body::Incoming>) -> Res
     uri.authority = Some(shared.upstream.clone());
     parts.uri = http::Uri::from_parts(uri)?;
     let body: Body = body.map_err(BoxError::from).boxed();
-    let resp = shared.client.request(http::Request::from_parts(parts, body)).await.map_err(|e| format!("upstream: {e}"))?;
+    let resp =
+        shared.client.request(http::Request::from_parts(parts, body)).await.map_err(|e| format!("upstream: {e}"))?;
     let (parts, body) = resp.into_parts();
     match after {
         Some(Answer::ResetAfter) => {

@@ -204,6 +204,9 @@ fn backfill_settings(r: &Reader) -> Result<BackfillSettings, ConfigError> {
     if let Some(v) = range("CRR_BACKFILL_LEASE_SECONDS", 5, 3600, "seconds")? {
         b.lease = Duration::from_secs(v);
     }
+    if let Some(v) = range("CRR_ABANDONED_UPLOAD_SECONDS", 0, 30 * 24 * 3600, "seconds")? {
+        b.abandoned_uploads = Duration::from_secs(v);
+    }
     if let Some(v) = r.opt("CRR_REPLICATE_SINCE") {
         let t =
             aws_smithy_types::DateTime::from_str(&v, aws_smithy_types::date_time::Format::DateTime).map_err(|_| {
@@ -275,5 +278,6 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
         kms,
         storage_class: r.opt("CRR_STORAGE_CLASS").map(|s| parse_storage_class("CRR_STORAGE_CLASS", &s)).transpose()?,
         delete_unmarked: r.bool("CRR_DELETE_UNMARKED")?.unwrap_or(false),
+        two_way: r.bool("CRR_TWO_WAY")?.unwrap_or(false),
     })
 }

@@ -7,8 +7,8 @@
 //! `SourceSelectionCriteria/SseKmsEncryptedObjects/Status`,
 //! `EncryptionConfiguration/ReplicaKmsKeyID`, `RTC` (accepted, not needed). crr adds
 //! `Destination/Endpoint` and `Destination/Region` for S3-compatible destinations and
-//! `StorageClass` for replicas and `DeleteUnmarked` (deletes may remove objects crr did
-//! not write). The source bucket comes from `CRR_SOURCE_*` (the XML
+//! `StorageClass` for replicas, `DeleteUnmarked` (deletes may remove objects crr did
+//! not write) and `TwoWay` (the destination replicates back: the last writer wins). The source bucket comes from `CRR_SOURCE_*` (the XML
 //! belongs to it); a JSON file may name it in `source`.
 
 use serde::Deserialize;
@@ -113,6 +113,7 @@ fn xml_rule(
         "Status",
         "StorageClass",
         "DeleteUnmarked",
+        "TwoWay",
     ];
     for c in node.children().filter(|c| c.is_element()) {
         let name = c.tag_name().name();
@@ -196,6 +197,7 @@ fn xml_rule(
 
     let delete_unmarked =
         text_of(node, "DeleteUnmarked").map(|v| parse_bool(&el("DeleteUnmarked"), &v)).transpose()?.unwrap_or(false);
+    let two_way = text_of(node, "TwoWay").map(|v| parse_bool(&el("TwoWay"), &v)).transpose()?.unwrap_or(false);
     let storage_class =
         text_of(node, "StorageClass").map(|s| parse_storage_class(&el("StorageClass"), &s)).transpose()?;
     Ok(Rule {
@@ -208,6 +210,7 @@ fn xml_rule(
         kms,
         storage_class,
         delete_unmarked,
+        two_way,
     })
 }
 
@@ -246,6 +249,8 @@ struct JsonRule {
     storage_class: Option<String>,
     #[serde(default)]
     delete_unmarked: bool,
+    #[serde(default)]
+    two_way: bool,
 }
 
 fn parse_json(
@@ -292,6 +297,7 @@ fn parse_json(
             kms,
             storage_class: jr.storage_class.map(|s| parse_storage_class(&el("storageClass"), &s)).transpose()?,
             delete_unmarked: jr.delete_unmarked,
+            two_way: jr.two_way,
             id,
         });
     }
@@ -374,6 +380,7 @@ mod tests {
     <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region></Destination>
     <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
     <StorageClass>IA</StorageClass>
+    <TwoWay>true</TwoWay>
   </Rule>
 </ReplicationConfiguration>"#;
 
@@ -398,6 +405,7 @@ mod tests {
         assert_eq!(logs.kms, KmsPolicy::Skip);
         assert!(logs.destination.endpoint.path_style);
         assert_eq!(logs.storage_class.as_deref(), Some("IA"));
+        assert!(logs.two_way && !video.two_way);
         assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
     }
 
@@ -425,7 +433,7 @@ mod tests {
         let json = r#"{
           "source": {"bucket": "crr-src", "endpoint": "http://127.0.0.1:4590", "region": "us-east-1"},
           "rules": [
-            {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r",
+            {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r", "twoWay": true,
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
              "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive",
@@ -435,6 +443,7 @@ mod tests {
         assert_eq!(c.source.name, "crr-src");
         assert!(c.source.endpoint.path_style);
         assert_eq!(c.rules[0].action, RuleAction::All);
+        assert!(c.rules[0].two_way && !c.rules[1].two_way);
         assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
         assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
         assert!(!c.rules[1].historical);

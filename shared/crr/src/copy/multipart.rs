@@ -9,7 +9,7 @@ use super::Engine;
 use crate::error::Error;
 use crate::object::{hex, multipart_etag, normalize_etag, Layout, ObjectState, Tags};
 use crate::retry::retry;
-use crate::store::{hashing, Body, Read, Store, Upload, UploadedPart};
+use crate::store::{hashing, Body, Condition, Read, Store, Upload, UploadedPart};
 
 /// One part written: its number, the ETag the server gave it, the MD5 of its bytes.
 struct WrittenPart {
@@ -46,13 +46,14 @@ impl Engine<'_> {
         upload_id: &str,
         parts: &[UploadedPart],
         guard: &mut AbortGuard,
+        condition: Condition<'_>,
     ) -> Result<String, Error> {
-        match self.dest.complete_upload(self.dest_bucket(), key, upload_id, parts).await {
+        match self.dest.complete_upload(self.dest_bucket(), key, upload_id, parts, condition).await {
             Ok(etag) => {
                 guard.disarm();
                 Ok(etag)
             }
-            Err(f) => guard.fail(self.dest_error("completing the multipart upload of", key, f)).await,
+            Err(f) => guard.fail(self.write_error("completing the multipart upload of", key, f, condition)).await,
         }
     }
 
@@ -64,6 +65,7 @@ impl Engine<'_> {
         tags: &Tags,
         layout: &Layout,
         reproduces: bool,
+        condition: Condition<'_>,
     ) -> Result<u64, Error> {
         let keeps_etag = self.parts_keep_etag(source, reproduces);
         let (upload_id, mut guard) = self.start_multipart(key, source, tags, keeps_etag).await?;
@@ -97,7 +99,7 @@ impl Engine<'_> {
         }
         let completed: Vec<UploadedPart> =
             parts.into_iter().map(|p| UploadedPart { number: p.number, etag: p.etag }).collect();
-        let etag = self.complete_multipart(key, &upload_id, &completed, &mut guard).await?;
+        let etag = self.complete_multipart(key, &upload_id, &completed, &mut guard, condition).await?;
         if !self.replica_is_kms(source) {
             let written = normalize_etag(&etag);
             self.verify(key, written == composite, || {

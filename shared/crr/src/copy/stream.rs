@@ -14,6 +14,7 @@ impl Engine<'_> {
         source: &ObjectState,
         tags: &Tags,
         body: Option<Body>,
+        condition: Condition<'_>,
     ) -> Result<u64, Error> {
         let body = match body {
             Some(b) => b,
@@ -31,9 +32,9 @@ impl Engine<'_> {
         let write = self.replica_write(source, tags, self.whole_keeps_etag(source));
         let etag = self
             .dest
-            .put(self.dest_bucket(), key, upload, &write, Condition::Always)
+            .put(self.dest_bucket(), key, upload, &write, condition)
             .await
-            .map_err(|f| self.dest_error("writing", key, f))?;
+            .map_err(|f| self.write_error("writing", key, f, condition))?;
         let (md5, bytes) = digest.finish();
         self.verify(key, bytes == source.size, || format!("{bytes} bytes read, the source has {}", source.size))?;
         if let Some(expected) = source.content_md5() {

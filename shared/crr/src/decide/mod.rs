@@ -3,6 +3,10 @@
 //!
 //! * [`triage`]: which records a function handles at all;
 //! * [`content`]: what one object needs, from the source's and the replica's state;
+//! * [`order`]: which of two writes came last (never back to older content; the
+//!   last writer wins under two-way rules);
+//! * [`gone`]: what a source that is gone means for the replica;
+//! * [`settle`]: whether a write is settled, from the source read again after it;
 //! * [`copy`]: how the bytes move (part layout, server-side or streamed);
 //! * [`delete`]: whether a delete may remove a replica.
 //!
@@ -12,8 +16,13 @@
 pub mod content;
 pub mod copy;
 pub mod delete;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod gone;
+pub mod order;
+pub mod settle;
 pub mod triage;
 
-pub use content::{content_decision, metadata_decision, needs_tags};
+pub use content::{content_decision, metadata_decision, needs_tags, overwrite_guard};
 pub use delete::{rule_decision, state_decision, version_decision};
 pub use triage::{triage, EventFunction, Triage};

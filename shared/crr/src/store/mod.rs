@@ -9,8 +9,11 @@
 //!
 //! Failures come back as [`Failure`]: the fault class, HTTP status, service code
 //! and message. Callers add what they were doing, to which object, and the fix.
+//! A missing object is an answer ([`Store::head_found`], [`Store::get_found`]); a
+//! missing bucket never is ([`buckets`]).
 
 mod body;
+pub mod buckets;
 pub mod s3;
 
 use std::collections::HashMap;
@@ -21,9 +24,11 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use bytes::Bytes;
 
 pub use self::body::{hashing, Body, StreamDigest};
+use self::buckets::KnownBuckets;
 pub use self::s3::s3_client;
 use crate::config::Endpoint;
-use crate::error::Failure;
+use crate::decide::gone::Newest;
+use crate::error::{Failure, Fault};
 use crate::object::{Encryption, Listed, ObjectState, StandardHeaders, Tags};
 
 /// One HTTPS-capable client (rustls with ring) shared by every store and STS client in the process.
@@ -37,6 +42,9 @@ pub fn http_client() -> SharedHttpClient {
 #[derive(Clone, Debug)]
 pub struct Store {
     dialect: Dialect,
+    /// Where the service is, as errors name it.
+    endpoint: Arc<str>,
+    buckets: Arc<KnownBuckets>,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +154,23 @@ pub struct List<'a> {
     pub max_keys: Option<i32>,
 }
 
+/// A key for a batch delete, and the ETag it must still have (servers that honour
+/// per-key conditions refuse the key otherwise; others delete it regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Doomed<'a> {
+    pub key: &'a str,
+    pub etag: Option<&'a str>,
+}
+
+/// A multipart upload that was started and neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// Seconds since the epoch, if the server said.
+    pub initiated: Option<i64>,
+}
+
 /// A key a batch delete refused, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -157,7 +182,20 @@ pub struct Refusal {
 impl Store {
     /// A store for `endpoint` acting with `credentials`, over the shared `http` client.
     pub fn new(http: &SharedHttpClient, endpoint: &Endpoint, credentials: Arc<dyn ProvideCredentials>) -> Store {
-        Store { dialect: Dialect::S3(s3::S3Store::new(http, endpoint, credentials)) }
+        let named = match &endpoint.url {
+            Some(url) => url.clone(),
+            None => format!("the default endpoint of region {}", endpoint.region),
+        };
+        Store {
+            dialect: Dialect::S3(s3::S3Store::new(http, endpoint, credentials)),
+            endpoint: named.into(),
+            buckets: Arc::default(),
+        }
+    }
+
+    /// The endpoint, as errors name it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The object's state; a missing object is a failure that [`Failure::is_not_found`].
@@ -209,9 +247,10 @@ impl Store {
         key: &str,
         source: CopySource<'_>,
         write: &ObjectWrite<'_>,
+        condition: Condition<'_>,
     ) -> Result<String, Failure> {
         match &self.dialect {
-            Dialect::S3(s) => s.copy(bucket, key, source, write).await,
+            Dialect::S3(s) => s.copy(bucket, key, source, write, condition).await,
         }
     }
 
@@ -257,9 +296,10 @@ impl Store {
         key: &str,
         upload_id: &str,
         parts: &[UploadedPart],
+        condition: Condition<'_>,
     ) -> Result<String, Failure> {
         match &self.dialect {
-            Dialect::S3(s) => s.complete_upload(bucket, key, upload_id, parts).await,
+            Dialect::S3(s) => s.complete_upload(bucket, key, upload_id, parts, condition).await,
         }
     }
 
@@ -270,9 +310,38 @@ impl Store {
     }
 
     /// Deletes up to 1000 keys in one request; returns the keys the server refused.
-    pub async fn delete_many(&self, bucket: &str, keys: &[&str]) -> Result<Vec<Refusal>, Failure> {
+    pub async fn delete_many(&self, bucket: &str, keys: &[Doomed<'_>]) -> Result<Vec<Refusal>, Failure> {
         match &self.dialect {
             Dialect::S3(s) => s.delete_many(bucket, keys).await,
+        }
+    }
+
+    /// Deletes one object, only if it still has ETag `if_match` when given (servers
+    /// that do not honour the condition delete it regardless).
+    pub async fn delete(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<(), Failure> {
+        match &self.dialect {
+            Dialect::S3(s) => s.delete(bucket, key, if_match).await,
+        }
+    }
+
+    /// Incomplete multipart uploads of keys under `prefix`, every page.
+    pub async fn pending_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<PendingUpload>, Failure> {
+        match &self.dialect {
+            Dialect::S3(s) => s.pending_uploads(bucket, prefix).await,
+        }
+    }
+
+    /// The newest entry of `key`'s version history (versioned buckets).
+    pub async fn newest_version(&self, bucket: &str, key: &str) -> Result<Newest, Failure> {
+        match &self.dialect {
+            Dialect::S3(s) => s.newest_version(bucket, key).await,
+        }
+    }
+
+    /// Whether `bucket` exists; a bucket the identity may not look at counts as existing.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, Failure> {
+        match &self.dialect {
+            Dialect::S3(s) => s.bucket_exists(bucket).await,
         }
     }
 
@@ -293,6 +362,56 @@ impl Store {
     pub fn s3(&self) -> Option<&aws_sdk_s3::Client> {
         match &self.dialect {
             Dialect::S3(s) => Some(s.client()),
+        }
+    }
+}
+
+impl Store {
+    /// The object's state, `None` if there is no object; a missing bucket is a failure
+    /// that names it and the endpoint (see [`buckets`]).
+    pub async fn head_found(&self, bucket: &str, key: &str, read: Read<'_>) -> Result<Option<ObjectState>, Failure> {
+        match self.head(bucket, key, read).await {
+            Ok(state) => Ok(Some(state)),
+            Err(f) => self.missing_object(bucket, f).await.map(|()| None),
+        }
+    }
+
+    /// [`Store::get`], `None` if there is no object; a missing bucket is a failure.
+    pub async fn get_found(
+        &self,
+        bucket: &str,
+        key: &str,
+        read: Read<'_>,
+    ) -> Result<Option<(ObjectState, Body)>, Failure> {
+        match self.get(bucket, key, read).await {
+            Ok(found) => Ok(Some(found)),
+            Err(f) => self.missing_object(bucket, f).await.map(|()| None),
+        }
+    }
+
+    /// `Ok` if `failure` says the object is missing and the bucket is there; the
+    /// failure itself, or one naming the missing bucket and the endpoint, otherwise.
+    pub async fn missing_object(&self, bucket: &str, failure: Failure) -> Result<(), Failure> {
+        if !failure.is_not_found() {
+            return Err(if failure.is_missing_bucket() { self.no_such_bucket(bucket) } else { failure });
+        }
+        if self.buckets.recently_seen(bucket) {
+            return Ok(());
+        }
+        if self.bucket_exists(bucket).await? {
+            self.buckets.seen(bucket);
+            Ok(())
+        } else {
+            Err(self.no_such_bucket(bucket))
+        }
+    }
+
+    fn no_such_bucket(&self, bucket: &str) -> Failure {
+        Failure {
+            fault: Fault::Permanent,
+            status: Some(404),
+            code: Some("NoSuchBucket".into()),
+            message: format!("bucket {bucket} does not exist at {}", self.endpoint),
         }
     }
 }
