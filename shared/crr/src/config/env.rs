@@ -102,9 +102,7 @@ impl Config {
 
         let config = match r.opt("CRR_CONFIG") {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::invalid("CRR_CONFIG", &path, format!("a readable configuration file ({e})"))
-                })?;
+                let text = file::read(&path)?;
                 file::parse(&path, &text, &r, &defaults, sts, copy, backfill)?
             }
             None => {

@@ -19,6 +19,30 @@ use super::{
     Endpoint, KmsPolicy, Reader, Rule, StsSettings,
 };
 
+/// The largest rule file read: a `ReplicationConfiguration` of a thousand rules is
+/// far smaller. A bigger file is refused by its length, before it is read.
+pub const MAX_FILE: u64 = 1024 * 1024;
+
+/// The rule file's text, refused unread when it is larger than [`MAX_FILE`].
+pub(crate) fn read(path: &str) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let unreadable =
+        |e: std::io::Error| ConfigError::invalid("CRR_CONFIG", path, format!("a readable configuration file ({e})"));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    let too_big =
+        || ConfigError::invalid("CRR_CONFIG", path, format!("a configuration file of at most {MAX_FILE} bytes"));
+    if len > MAX_FILE {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE + 1).read_to_string(&mut text).map_err(unreadable)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(too_big());
+    }
+    Ok(text)
+}
+
 pub(crate) fn parse(
     path: &str,
     text: &str,

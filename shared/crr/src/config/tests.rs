@@ -226,6 +226,7 @@ fn sizes() {
     assert_eq!(parse_size("x", "1g").unwrap(), 1024 * MIB);
     assert!(parse_size("x", "-1").is_err());
     assert!(parse_size("x", "12 parsecs").is_err());
+    assert!(parse_size("x", "18446744073709551615GiB").is_err(), "a size beyond u64 is refused, not wrapped");
 }
 
 #[test]
