@@ -127,6 +127,8 @@ impl Engine<'_> {
             .map_err(|f| self.dest_error("deleting replicas in", keys.first().map(|d| d.key).unwrap_or(""), f))?;
         Ok(refusals
             .into_iter()
+            // Gone already (a server holding a key to its ETag says so): what was asked.
+            .filter(|refusal| refusal.code.as_deref() != Some("NoSuchKey"))
             .map(|mut refusal| {
                 let fault = match refusal.code.as_deref() {
                     Some("InternalError" | "SlowDown" | "ServiceUnavailable") => Fault::Transient,
