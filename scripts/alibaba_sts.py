@@ -15,7 +15,11 @@ form body, Format=JSON, Version=2015-04-01, Action=AssumeRole. For each request 
 * maps acs:ram::<uid>:role/<name> to arn:aws:iam::<uid>:role/<name> and calls moto's
   STS AssumeRole with the caller's own key, so moto's IAM enforcement decides: a caller
   without sts:AssumeRole on the role gets NoPermission (HTTP 403);
-* answers with the credentials moto issued, in Alibaba's JSON shape.
+* answers with the credentials moto issued, in Alibaba's JSON shape, and records the session
+  (access key id, secret, security token, role ARN, account uid, role and session name,
+  expiration) in the sessions file next to the keys file (--sessions, default
+  alibaba-sts-sessions.json beside --keys; atomic write under a file lock; sessions expired
+  for a day are dropped), from which the local OSS server (scripts/oss_server.py) accepts security tokens.
 
 Errors are Alibaba's error JSON: {"RequestId", "HostId", "Code", "Message"}. The log
 (stderr) has one line per request and never a secret, token or signature.
@@ -24,8 +28,10 @@ Errors are Alibaba's error JSON: {"RequestId", "HostId", "Code", "Message"}. The
 import argparse
 import calendar
 import datetime
+import fcntl
 import hmac
 import json
+import os
 import re
 import sys
 import threading
@@ -80,10 +86,44 @@ class NonceLedger:
             return True
 
 
+def sessions_file_for(keys_file):
+    """Where the sessions of a keys file's STS are recorded: next to it."""
+    return os.path.join(os.path.dirname(os.path.abspath(keys_file)), "alibaba-sts-sessions.json")
+
+
+def record_session(sessions_file, key_id, secret, token, role_arn, account, role, session_name, expiration):
+    """Adds an issued session to the sessions file ({"sessions": {key id: {...}}}), dropping
+    sessions that expired more than a day ago (until then the OSS server can still answer
+    SecurityTokenExpired for them); atomic replace under an exclusive lock."""
+    lock_path = sessions_file + ".lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(sessions_file) as f:
+                sessions = json.load(f).get("sessions", {})
+        except (OSError, ValueError):
+            sessions = {}
+        now = time.time()
+        kept = {}
+        for k, v in sessions.items():
+            try:
+                if calendar.timegm(time.strptime(v.get("expiration", ""), "%Y-%m-%dT%H:%M:%SZ")) > now - 86400:
+                    kept[k] = v
+            except ValueError:
+                pass
+        kept[key_id] = {"secret": secret, "token": token, "role_arn": role_arn, "account": account, "role": role,
+                        "session_name": session_name, "expiration": expiration}
+        tmp = f"{sessions_file}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump({"sessions": kept}, f, indent=1)
+        os.replace(tmp, sessions_file)
+
+
 class Sts:
-    def __init__(self, moto_endpoint, keys_file, region):
+    def __init__(self, moto_endpoint, keys_file, region, sessions_file=None):
         self.moto_endpoint = moto_endpoint
         self.keys_file = keys_file
+        self.sessions_file = sessions_file or sessions_file_for(keys_file)
         self.region = region
         self.nonces = NonceLedger()
 
@@ -185,6 +225,8 @@ class Sts:
             raise StsError(503, "ServiceUnavailable", f"The local cloud (moto) is not reachable: {e}")
         c = out["Credentials"]
         expiration = c["Expiration"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record_session(self.sessions_file, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"],
+                       f"acs:ram::{uid}:role/{role_name}", uid, role_name, session, expiration)
         return {
             "AssumedRoleUser": {
                 "Arn": f"acs:ram::{uid}:role/{role_name.lower()}/{session}",
@@ -256,11 +298,12 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--moto", required=True, help="the moto server endpoint, e.g. http://127.0.0.1:4590")
     parser.add_argument("--keys", required=True, help="JSON keys file: {\"keys\": {id: {\"secret\": ...}}}")
+    parser.add_argument("--sessions", help="where issued sessions are recorded (default: alibaba-sts-sessions.json next to --keys)")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
-    server.sts = Sts(args.moto, args.keys, args.region)
+    server.sts = Sts(args.moto, args.keys, args.region, args.sessions)
     sys.stderr.write(f"local Alibaba STS on http://{args.host}:{args.port} (moto {args.moto}, keys {args.keys})\n")
     sys.stderr.flush()
     try:

@@ -28,6 +28,14 @@ official Alibaba SDK and assumes the same-named role in moto with the caller's o
 It knows the secrets of the keys recorded in .local/alibaba-sts-keys.json: every
 setup's function user key, recorded when the setup is provisioned.
 
+The local OSS server (scripts/oss_server.py, port CRR_LOCAL_OSS_PORT, default 4596, data under
+.local/oss) serves the OSS REST API with virtual-hosted addressing:
+http://<bucket>.oss-cn-local.localhost:<port> (names under .localhost are loopback; clients
+map them to 127.0.0.1). It accepts the keys in .local/alibaba-sts-keys.json (each account's
+admin key as that account's root identity, the function keys as RAM users), the security
+tokens the local Alibaba STS issued (.local/alibaba-sts-sessions.json), and authorizes with
+the identity policies of the RAM registry .local/oss-ram.json and each bucket's policy.
+
 A setup named NAME ("default" gives the plain names) consists of:
   source account:      bucket crr-src[-NAME], SQS queue crr-src[-NAME]-events that
                        receives the bucket's ObjectCreated/ObjectRemoved notifications,
@@ -35,6 +43,14 @@ A setup named NAME ("default" gives the plain names) consists of:
                        read the source bucket and assume the replication role, nothing else
   destination account: bucket crr-dst[-NAME], role crr-replicator[-NAME] trusted by the
                        source account, allowed only what replication needs on that bucket
+  on the local OSS server, the seed's topology (OSS CRR across accounts):
+    source account:      OSS bucket crr-oss-src[-NAME]; RAM role crr-oss-replicator[-NAME]
+                         (acs:ram::111111111111:role/..., assumable by the function user through
+                         the local Alibaba STS) with a least-privilege RAM policy: read the
+                         source bucket; the function user may read the source bucket
+    destination account: OSS bucket crr-oss-dst[-NAME], without a bucket policy: writing it as
+                         the role needs the seed's step 2 (a bucket policy granting
+                         arn:sts::111111111111:assumed-role/crr-oss-replicator[-name]/*)
 """
 
 import fcntl
@@ -79,8 +95,24 @@ DEFAULT_S3_PORT = 4592
 S3_PORT = int(os.environ.get("CRR_LOCAL_S3_PORT", DEFAULT_S3_PORT))
 FAST_S3_ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
 WEED_PID_FILE = STATE / "weed.pid"
+# Sessions the local Alibaba STS issued, which the local OSS server accepts (scripts/alibaba_sts.py).
+STS_SESSIONS_FILE = STATE / "alibaba-sts-sessions.json"
+DEFAULT_OSS_PORT = 4596
+OSS_PORT = int(os.environ.get("CRR_LOCAL_OSS_PORT", DEFAULT_OSS_PORT))
+OSS_REGION = "cn-local"
+OSS_HOST = f"oss-{OSS_REGION}.localhost"  # buckets are <bucket>.OSS_HOST; .localhost is loopback
+OSS_ENDPOINT = f"http://{OSS_HOST}:{OSS_PORT}"
+OSS_PID_FILE = STATE / "oss.pid"
+OSS_LOG_FILE = STATE / "oss.log"
+OSS_DIR = STATE / "oss"
+# The local RAM registry: identity policies of RAM users and roles, per account (see provision_oss).
+RAM_FILE = STATE / "oss-ram.json"
+RAM_LOCK = STATE / "oss-ram.lock"
+# scripts/oss_server.py answers this path (with its data directory) so we know the port is ours.
+OSS_HEALTH = ("/-/crr-local-oss", b"crr local OSS")
 # What each server's command line contains, by pid file.
-PROGRAM_MARKERS = {PID_FILE.name: b"moto", STS_PID_FILE.name: b"alibaba_sts", WEED_PID_FILE.name: b"weed"}
+PROGRAM_MARKERS = {PID_FILE.name: b"moto", STS_PID_FILE.name: b"alibaba_sts", WEED_PID_FILE.name: b"weed",
+                   OSS_PID_FILE.name: b"oss_server"}
 WEED_LOG_FILE = STATE / "weed.log"
 WEED_DIR = STATE / "weed"
 # scripts/alibaba_sts.py answers this path so we know the port is ours.
@@ -157,7 +189,7 @@ def start_sts():
     script = ROOT / "scripts" / "alibaba_sts.py"
     spawn(
         [sys.executable, str(script), "--port", str(STS_PORT), "--moto", ENDPOINT,
-         "--keys", str(STS_KEYS_FILE), "--region", REGION],
+         "--keys", str(STS_KEYS_FILE), "--sessions", str(STS_SESSIONS_FILE), "--region", REGION],
         STS_PID_FILE, STS_LOG_FILE, sts_alive, f"the local Alibaba STS on {STS_ENDPOINT}",
         f"if port {STS_PORT} is taken, choose another with CRR_LOCAL_STS_PORT",
     )
@@ -182,8 +214,10 @@ def stop_pid(pid_file):
     return pid
 
 
-def record_sts_key(setup, user, account, key_id, secret):
-    """Adds a key to the local STS keys file (merged; the user's older keys are dropped)."""
+def record_sts_key(setup, user, account, key_id, secret, kind="user"):
+    """Adds a key to the local STS keys file (merged; the user's older keys are dropped).
+    kind "user" is a RAM user's key; kind "root" an account's own key, which the local OSS
+    server takes as that account's root identity (owner of the buckets it creates)."""
     STATE.mkdir(parents=True, exist_ok=True)
     with open(STS_KEYS_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -192,7 +226,7 @@ def record_sts_key(setup, user, account, key_id, secret):
         except (OSError, ValueError):
             keys = {}
         keys = {k: v for k, v in keys.items() if (v.get("account"), v.get("user")) != (account, user)}
-        keys[key_id] = {"secret": secret, "user": user, "account": account, "setup": setup}
+        keys[key_id] = {"secret": secret, "user": user, "account": account, "setup": setup, "kind": kind}
         tmp = STS_KEYS_FILE.with_name(STS_KEYS_FILE.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"keys": keys}, indent=1))
         os.replace(tmp, STS_KEYS_FILE)
@@ -257,6 +291,9 @@ def names(setup):
         "queue": f"crr-src{suffix}-events",
         "role": f"crr-replicator{suffix}",
         "function_user": f"crr-function{suffix}",
+        "oss_src_bucket": f"crr-oss-src{suffix}",
+        "oss_dst_bucket": f"crr-oss-dst{suffix}",
+        "oss_role": f"crr-oss-replicator{suffix}",
     }
 
 
@@ -306,8 +343,10 @@ def replication_role_policy(dst_bucket):
     }
 
 
-def function_policy(src_bucket, role_arn):
-    """The functions' own identity: read the source, assume the role. Nothing else."""
+def function_policy(src_bucket, role_arn, oss_role_arn=None):
+    """The functions' own identity: read the source, assume the role(s). Nothing else.
+    oss_role_arn: the seed's replication role in the source account (as a moto role, so the
+    local Alibaba STS can issue its sessions)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -334,7 +373,8 @@ def function_policy(src_bucket, role_arn):
                 ],
                 "Resource": f"arn:aws:s3:::{src_bucket}/*",
             },
-            {"Sid": "AssumeReplicationRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},
+            {"Sid": "AssumeReplicationRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+             "Resource": [role_arn, oss_role_arn] if oss_role_arn else role_arn},
         ],
     }
 
@@ -372,17 +412,34 @@ def provision(setup, admins):
             ]
         },
     )
+    # The seed's replication role lives in the source account; moto holds it so the local
+    # Alibaba STS can issue its sessions (its OSS permissions are in the RAM registry).
+    # moto checks a same-account trust policy and does not read "<account>:root" there, so
+    # the trust names the function user and the account's admin.
+    src_trust = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": [f"arn:aws:iam::{SRC_ACCOUNT}:user/{n['function_user']}",
+                                  f"arn:aws:iam::{SRC_ACCOUNT}:user/crr-admin"]},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+    ensure(lambda: iams.create_role(RoleName=n["oss_role"], AssumeRolePolicyDocument=src_trust), "EntityAlreadyExists")
+    iams.update_assume_role_policy(RoleName=n["oss_role"], PolicyDocument=src_trust)
     ensure(lambda: iams.create_user(UserName=n["function_user"]), "EntityAlreadyExists")
     iams.put_user_policy(
         UserName=n["function_user"],
         PolicyName="replicate-source",
-        PolicyDocument=json.dumps(function_policy(n["src_bucket"], role_arn)),
+        PolicyDocument=json.dumps(function_policy(n["src_bucket"], role_arn, f"arn:aws:iam::{SRC_ACCOUNT}:role/{n['oss_role']}")),
     )
     # A fresh key each time; drop older ones so a user never exceeds IAM's two-key limit.
     for old in iams.list_access_keys(UserName=n["function_user"])["AccessKeyMetadata"]:
         iams.delete_access_key(UserName=n["function_user"], AccessKeyId=old["AccessKeyId"])
     fkey = iams.create_access_key(UserName=n["function_user"])["AccessKey"]
     record_sts_key(setup, n["function_user"], SRC_ACCOUNT, fkey["AccessKeyId"], fkey["SecretAccessKey"])
+    record_sts_key("", "crr-admin", SRC_ACCOUNT, src["AccessKeyId"], src["SecretAccessKey"], kind="root")
+    record_sts_key("", "crr-admin", DST_ACCOUNT, dst["AccessKeyId"], dst["SecretAccessKey"], kind="root")
 
     return {
         "LOCAL_ENDPOINT": ENDPOINT,
@@ -401,7 +458,111 @@ def provision(setup, admins):
         "LOCAL_FN_SECRET": fkey["SecretAccessKey"],
         "LOCAL_ALIBABA_STS_ENDPOINT": STS_ENDPOINT,
         "LOCAL_FAST_S3_ENDPOINT": FAST_S3_ENDPOINT,
+        **oss_facts(setup),
     }
+
+
+def oss_facts(setup):
+    """What the tests need to know of a setup's OSS side (the env file's LOCAL_OSS_* lines)."""
+    n = names(setup)
+    return {
+        "LOCAL_OSS_ENDPOINT": OSS_ENDPOINT,
+        "LOCAL_OSS_HOST": OSS_HOST,
+        "LOCAL_OSS_REGION": OSS_REGION,
+        "LOCAL_OSS_SRC_BUCKET": n["oss_src_bucket"],
+        "LOCAL_OSS_DST_BUCKET": n["oss_dst_bucket"],
+        "LOCAL_OSS_ROLE_ARN": f"acs:ram::{SRC_ACCOUNT}:role/{n['oss_role']}",
+    }
+
+
+def oss_role_policy(src_bucket):
+    """The seed's step 1 for crr: the replication role may read the source bucket (what the
+    seed's oss:ReplicateList / oss:ReplicateGet give OSS's own replication, spelled as the
+    OSS operations crr calls), and nothing else. Writes to the destination come from the
+    destination's bucket policy (step 2)."""
+    return {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["oss:ReplicateList", "oss:ReplicateGet", "oss:ListObjects", "oss:ListObjectVersions",
+                           "oss:GetBucketInfo", "oss:GetBucketVersioning", "oss:GetBucketLocation"],
+                "Resource": [f"acs:oss:*:*:{src_bucket}"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["oss:ReplicateGet", "oss:GetObject", "oss:GetObjectVersion", "oss:GetObjectTagging",
+                           "oss:GetObjectVersionTagging"],
+                "Resource": [f"acs:oss:*:*:{src_bucket}/*"],
+            },
+        ],
+    }
+
+
+def function_oss_policy(src_bucket):
+    """The functions' own identity on OSS: read the source bucket. Nothing else."""
+    policy = oss_role_policy(src_bucket)
+    for statement in policy["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if not a.startswith("oss:Replicate")]
+    return policy
+
+
+def ram_user_id(account, user):
+    """A stable numeric id for a RAM user (what a bucket policy names a RAM user by)."""
+    import hashlib
+
+    return str(int(hashlib.sha256(f"{account}/{user}".encode()).hexdigest()[:15], 16))
+
+
+def record_ram(account, kind, name, policies):
+    """Adds a RAM user or role with its identity policies to the RAM registry (merged)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(RAM_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ram = json.loads(RAM_FILE.read_text())
+        except (OSError, ValueError):
+            ram = {}
+        acct = ram.setdefault("accounts", {}).setdefault(account, {"users": {}, "roles": {}})
+        entry = {"policies": policies}
+        if kind == "users":
+            entry["id"] = ram_user_id(account, name)
+        acct.setdefault(kind, {})[name] = entry
+        tmp = RAM_FILE.with_name(RAM_FILE.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(ram, indent=1))
+        os.replace(tmp, RAM_FILE)
+
+
+def oss_client(keys, bucket):
+    """An oss2 bucket client for the local OSS server, signed with keys (V4)."""
+    import socket
+
+    import oss2
+
+    if not getattr(socket, "_crr_localhost", False):
+        original = socket.getaddrinfo
+
+        def getaddrinfo(host, *args, **kwargs):
+            if isinstance(host, str) and host.endswith(".localhost"):
+                host = "127.0.0.1"
+            return original(host, *args, **kwargs)
+
+        socket.getaddrinfo = getaddrinfo
+        socket._crr_localhost = True
+    auth = oss2.AuthV4(keys["AccessKeyId"], keys["SecretAccessKey"])
+    return oss2.Bucket(auth, OSS_ENDPOINT, bucket, region=OSS_REGION)
+
+
+def provision_oss(setup, admins):
+    """The OSS side of a setup (idempotent): buckets in both accounts, created by each account's
+    root key, and the RAM registry's policies for the function user and the replication role."""
+    n = names(setup)
+    for account, keys, bucket in ((SRC_ACCOUNT, admins["source"], n["oss_src_bucket"]),
+                                  (DST_ACCOUNT, admins["destination"], n["oss_dst_bucket"])):
+        record_sts_key("", "crr-admin", account, keys["AccessKeyId"], keys["SecretAccessKey"], kind="root")
+        oss_client(keys, bucket).create_bucket()
+    record_ram(SRC_ACCOUNT, "roles", n["oss_role"], {"replicate-source": oss_role_policy(n["oss_src_bucket"])})
+    record_ram(SRC_ACCOUNT, "users", n["function_user"], {"read-source": function_oss_policy(n["oss_src_bucket"])})
 
 
 def ensure(create, already):
@@ -412,6 +573,30 @@ def ensure(create, already):
     except ClientError as e:
         if e.response["Error"]["Code"] != already:
             raise
+
+
+def oss_alive():
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{OSS_PORT}{OSS_HEALTH[0]}", timeout=2) as r:
+            return r.status == 200 and r.read() == OSS_HEALTH[1] + b" " + str(OSS_DIR).encode()
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_oss():
+    """Starts the local OSS server unless it already runs."""
+    if oss_alive():
+        return
+    if our_pid(OSS_PID_FILE) is not None:
+        stop_pid(OSS_PID_FILE)
+    script = ROOT / "scripts" / "oss_server.py"
+    spawn(
+        [sys.executable, str(script), "--port", str(OSS_PORT), "--data", str(OSS_DIR),
+         "--keys", str(STS_KEYS_FILE), "--sessions", str(STS_SESSIONS_FILE), "--ram", str(RAM_FILE),
+         "--endpoint-host", OSS_HOST, "--region", OSS_REGION],
+        OSS_PID_FILE, OSS_LOG_FILE, oss_alive, f"the local OSS server on {OSS_ENDPOINT}",
+        f"if port {OSS_PORT} is taken, choose another with CRR_LOCAL_OSS_PORT",
+    )
 
 
 def weed_alive():
@@ -467,6 +652,11 @@ def cmd_up():
                 adopt_env_for_weed()
                 start_weed()
                 print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
+            if not oss_alive():
+                start_oss()
+                provision_oss("default", load_admins())
+                adopt_env_for_oss()
+                print(f"local OSS up at {OSS_ENDPOINT}")
             return
         if our_pid() is None:
             sys.exit(
@@ -480,9 +670,12 @@ def cmd_up():
     write_env(provision("default", admins), ENV_FILE)
     start_sts()
     start_weed()
+    start_oss()
+    provision_oss("default", admins)
     print(f"local cloud up at {ENDPOINT}: source {SRC_ACCOUNT}/crr-src -> destination {DST_ACCOUNT}/crr-dst")
     print(f"local Alibaba STS up at {STS_ENDPOINT}")
     print(f"seaweedfs S3 up at {FAST_S3_ENDPOINT}")
+    print(f"local OSS up at {OSS_ENDPOINT}: source {SRC_ACCOUNT}/crr-oss-src -> destination {DST_ACCOUNT}/crr-oss-dst")
     print(f"env file: {ENV_FILE}")
 
 
@@ -505,15 +698,31 @@ def adopt_env_for_weed():
             f.write(f"LOCAL_FAST_S3_ENDPOINT={FAST_S3_ENDPOINT}\n")
 
 
+def adopt_env_for_oss():
+    """A cloud bootstrapped before the local OSS server existed: add its facts to the env file."""
+    text = ENV_FILE.read_text()
+    missing = {k: v for k, v in oss_facts("default").items() if f"{k}=" not in text}
+    if missing:
+        with open(ENV_FILE, "a") as f:
+            f.writelines(f"{k}={v}\n" for k, v in missing.items())
+
+
 def cmd_down(quiet=False):
     weed_pid = stop_pid(WEED_PID_FILE)
     if weed_pid is not None:
         shutil.rmtree(WEED_DIR, ignore_errors=True)
         if not quiet:
             print(f"seaweedfs stopped (pid {weed_pid})")
+    oss_pid = stop_pid(OSS_PID_FILE)
+    if oss_pid is not None:
+        shutil.rmtree(OSS_DIR, ignore_errors=True)
+        RAM_FILE.unlink(missing_ok=True)
+        if not quiet:
+            print(f"local OSS stopped (pid {oss_pid})")
     sts_pid = stop_pid(STS_PID_FILE)
     if sts_pid is not None:
         STS_KEYS_FILE.unlink(missing_ok=True)
+        STS_SESSIONS_FILE.unlink(missing_ok=True)
         if not quiet:
             print(f"local Alibaba STS stopped (pid {sts_pid})")
     pid = stop_pid(PID_FILE)
@@ -521,18 +730,19 @@ def cmd_down(quiet=False):
         if not quiet:
             print("local cloud is not running (no process started by this script)")
         return
-    for f in (ENV_FILE, ADMIN_FILE, STS_KEYS_FILE):
+    for f in (ENV_FILE, ADMIN_FILE, STS_KEYS_FILE, STS_SESSIONS_FILE, RAM_FILE):
         f.unlink(missing_ok=True)
     if not quiet:
         print(f"local cloud stopped (pid {pid})")
 
 
 def cmd_status():
-    """0 when moto, the local Alibaba STS and seaweedfs all answer."""
+    """0 when moto, the local Alibaba STS, seaweedfs and the local OSS server all answer."""
     servers = [
         ("", ENDPOINT, PID_FILE, server_alive, f"; env file: {ENV_FILE}"),
         ("local Alibaba STS ", STS_ENDPOINT, STS_PID_FILE, sts_alive, f"; keys: {STS_KEYS_FILE}"),
         ("seaweedfs S3 ", FAST_S3_ENDPOINT, WEED_PID_FILE, weed_alive, ""),
+        ("local OSS ", OSS_ENDPOINT, OSS_PID_FILE, oss_alive, f"; RAM registry: {RAM_FILE}"),
     ]
     all_up = True
     for name, endpoint, pid_file, alive, extra in servers:
@@ -549,7 +759,11 @@ def cmd_status():
 def cmd_provision(setup):
     if not server_alive() or not ADMIN_FILE.exists():
         sys.exit("the local cloud is not up; run: scripts/local-cloud up")
-    facts = provision(setup, load_admins())
+    admins = load_admins()
+    facts = provision(setup, admins)
+    if not oss_alive():
+        sys.exit("the local OSS server is not running; run: scripts/local-cloud up")
+    provision_oss(setup, admins)
     for k, v in facts.items():
         print(f"{k}={v}")
 

@@ -20,7 +20,7 @@ use crr::store;
 use crr_policy::{generate, merge, merge_policies, GeneratedPolicies, Merged, Policy, Provider, ReplicationRule};
 use crr_sign::AccessKey;
 
-use crate::policy::{exit, report_blocking, rule_from_args, RuleArgs};
+use crate::policy::{report_blocking, rule_from_args, Exit, RuleArgs};
 
 /// The name of crr's inline policy on the role, unless `--policy-name` says otherwise.
 pub const DEFAULT_POLICY_NAME: &str = "crr-replication";
@@ -69,15 +69,15 @@ pub async fn run(args: ApplyArgs) -> i32 {
 /// `run` with the output streams given, for tests.
 pub async fn run_with(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match apply(args, out, err).await {
-        Ok(code) => code,
+        Ok(exit) => exit.code(),
         Err(error) => {
             let _ = writeln!(err, "error: {error:#}");
-            exit::BAD_INPUT
+            Exit::BadInput.code()
         }
     }
 }
 
-async fn apply(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
+async fn apply(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let (rule, role_arn) = rule_from_args(&args.rule, "crr policy apply")?;
     if rule.provider == Provider::Oss {
         bail!(
@@ -126,7 +126,7 @@ async fn apply(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
             kms.destination_key
         )?;
     }
-    Ok(if refused { exit::FAILED } else { exit::OK })
+    Ok(Exit::failed_if(refused))
 }
 
 /// The role's permission and trust policies. True when a Deny in the trust policy

@@ -14,6 +14,8 @@ use clap::Args;
 use crr::backfill::{self, Counters, Mode, Progress, Request, ShardSpec};
 use crr::{Invocation, Replicator};
 
+use crr::lock::lock;
+
 #[derive(Args, Debug, Clone)]
 pub struct BackfillArgs {
     /// Only this rule (by id); default: every rule.
@@ -97,28 +99,31 @@ fn invocation() -> Invocation {
 struct Display {
     tty: bool,
     started: Instant,
-    scopes: Mutex<(BTreeMap<String, Progress>, Option<Instant>)>,
+    scopes: Mutex<Scopes>,
+}
+
+/// Each scope's latest progress, and when a line was last drawn.
+#[derive(Default)]
+struct Scopes {
+    latest: BTreeMap<String, Progress>,
+    drawn_at: Option<Instant>,
 }
 
 impl Display {
     fn new() -> Self {
-        Display {
-            tty: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            scopes: Mutex::new((BTreeMap::new(), None)),
-        }
+        Display { tty: std::io::stderr().is_terminal(), started: Instant::now(), scopes: Mutex::new(Scopes::default()) }
     }
 
     fn update(&self, p: &Progress) {
-        let Ok(mut state) = self.scopes.lock() else { return };
-        state.0.insert(format!("{}\u{0}{}", p.rule, p.scope), p.clone());
+        let mut state = lock(&self.scopes);
+        state.latest.insert(format!("{}\u{0}{}", p.rule, p.scope), p.clone());
         let every = if self.tty { Duration::from_millis(100) } else { Duration::from_secs(2) };
         let finished = p.remaining_estimate == Some(0);
-        if state.1.is_some_and(|t| t.elapsed() < every) && !finished {
+        if state.drawn_at.is_some_and(|t| t.elapsed() < every) && !finished {
             return;
         }
-        state.1 = Some(Instant::now());
-        let line = line(&state.0, self.started.elapsed());
+        state.drawn_at = Some(Instant::now());
+        let line = line(&state.latest, self.started.elapsed());
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{line}");

@@ -14,16 +14,33 @@ use crr_policy::{
     Policy, Provider, ReplicationAction, ReplicationRule, Request, Role, Severity, Trustee,
 };
 
-/// Exit codes of `crr policy` commands.
-pub mod exit {
+/// How a `crr policy` command ended; the process exits with its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
     /// Allowed; no errors; policies written.
-    pub const OK: i32 = 0;
+    Ok = 0,
     /// Denied (`check`); lint errors (`lint`); a Deny blocks replication (`merge`).
-    pub const FAILED: i32 = 1;
+    Failed = 1,
     /// `check` could not decide: a condition needs context it was not given.
-    pub const UNDETERMINED: i32 = 2;
+    Undetermined = 2,
     /// Bad input: unreadable file, invalid policy, bad flag value.
-    pub const BAD_INPUT: i32 = 3;
+    BadInput = 3,
+}
+
+impl Exit {
+    /// [`Exit::Failed`] when `failed`, else [`Exit::Ok`].
+    pub fn failed_if(failed: bool) -> Exit {
+        if failed {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }
+    }
+
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,16 +185,16 @@ pub fn run_with(command: PolicyCommand, out: &mut dyn Write, err: &mut dyn Write
         PolicyCommand::Apply(_) => Err(anyhow!("crr policy apply runs through crr_cli::policy::run")),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.code(),
         Err(error) => {
             // One line: what failed, why, what to do.
             let _ = writeln!(err, "error: {error:#}");
-            exit::BAD_INPUT
+            Exit::BadInput.code()
         }
     }
 }
 
-fn run_generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
+fn run_generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let (rule, role_arn) = rule_from_args(&args.rule, "crr policy generate")?;
     let generated = generate(&rule)?;
     for document in documents(&rule, &role_arn, &generated) {
@@ -194,7 +211,7 @@ fn run_generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -
     if let Some(dir) = &args.out {
         write_documents(dir, &documents(&rule, &role_arn, &generated), err)?;
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// A printed document: heading, and the policy when there is one to apply.
@@ -330,7 +347,7 @@ pub(crate) fn rule_from_args(args: &RuleArgs, command: &str) -> anyhow::Result<(
     Ok((rule, role_arn))
 }
 
-fn run_merge(args: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
+fn run_merge(args: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let existing_text = read_file(&args.existing, "--existing")?;
     let (additions, required) = match (&args.generated, args.rule.is_empty()) {
         (Some(_), false) => bail!("give either --generated FILE or the rule flags, not both"),
@@ -376,7 +393,7 @@ fn run_merge(args: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
     };
     report_blocking(&blocking, err)?;
-    Ok(if blocking.iter().any(|b| b.certain) { exit::FAILED } else { exit::OK })
+    Ok(Exit::failed_if(blocking.iter().any(|b| b.certain)))
 }
 
 pub(crate) fn report_blocking(blocking: &[BlockingDeny], err: &mut dyn Write) -> io::Result<()> {
@@ -403,7 +420,7 @@ pub(crate) fn report_blocking(blocking: &[BlockingDeny], err: &mut dyn Write) ->
     Ok(())
 }
 
-fn run_lint(args: &LintArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+fn run_lint(args: &LintArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let policy = read_policy(&args.file, "the policy")?;
     let findings = lint(&policy);
     if findings.is_empty() {
@@ -412,10 +429,10 @@ fn run_lint(args: &LintArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     for finding in &findings {
         writeln!(out, "{finding}")?;
     }
-    Ok(if findings.iter().any(|f| f.severity == Severity::Error) { exit::FAILED } else { exit::OK })
+    Ok(Exit::failed_if(findings.iter().any(|f| f.severity == Severity::Error)))
 }
 
-fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if args.files.is_empty() {
         bail!("no policy file given: crr policy check FILE... --action ACTION --resource RESOURCE");
     }
@@ -436,9 +453,9 @@ fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "{line}")?;
     }
     Ok(match decision.outcome {
-        Outcome::Allow => exit::OK,
-        Outcome::ExplicitDeny | Outcome::ImplicitDeny => exit::FAILED,
-        Outcome::Undetermined => exit::UNDETERMINED,
+        Outcome::Allow => Exit::Ok,
+        Outcome::ExplicitDeny | Outcome::ImplicitDeny => Exit::Failed,
+        Outcome::Undetermined => Exit::Undetermined,
     })
 }
 

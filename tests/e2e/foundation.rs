@@ -325,6 +325,7 @@ fn local_cloud(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .env("CRR_LOCAL_PORT", "4960")
         .env("CRR_LOCAL_STS_PORT", "4961")
         .env("CRR_LOCAL_S3_PORT", "4962")
+        .env("CRR_LOCAL_OSS_PORT", "4966")
         .output()
         .expect("run scripts/local-cloud")
 }

@@ -2,7 +2,14 @@
 //! function processes in their real run modes, and HTTP calls to them.
 //!
 //! Needs the local cloud (`scripts/local-cloud up`) and the workspace binaries
-//! built in the same profile as the tests; `scripts/test` arranges both.
+//! built in the same profile as the tests; `scripts/test` arranges both. The local
+//! OSS server's side of a setup is in [`oss`].
+
+pub mod chaos;
+pub mod fast;
+pub mod oss;
+pub mod pairs;
+mod proxy;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -19,11 +26,7 @@ use crr_cli::dev::{PlatformIdentity, Pump, PumpConfig, Routes};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-
-pub mod chaos;
-pub mod fast;
-mod proxy;
-
+pub use oss::{oss_event, OssFacts};
 pub use proxy::{Answer, Fault, FaultCounts, FaultProxy, Gate, RandomFaults};
 
 pub fn repo_root() -> PathBuf {
@@ -79,6 +82,8 @@ pub struct Setup {
     pub alibaba_sts: Option<String>,
     /// The local cloud's seaweedfs S3 endpoint (no authentication), for tests with many objects.
     pub fast_s3: Option<String>,
+    /// The setup's buckets and replication role on the local OSS server.
+    pub oss: Option<OssFacts>,
 }
 
 impl Setup {
@@ -125,6 +130,7 @@ impl Setup {
             function: Keys { id: get("LOCAL_FN_KEY_ID"), secret: get("LOCAL_FN_SECRET") },
             alibaba_sts: vars.get("LOCAL_ALIBABA_STS_ENDPOINT").map(|v| v.to_string()),
             fast_s3: vars.get("LOCAL_FAST_S3_ENDPOINT").map(|v| v.to_string()),
+            oss: OssFacts::from_vars(&vars),
         }
     }
 
@@ -148,6 +154,15 @@ impl Setup {
         ];
         if let Some(sts) = &self.alibaba_sts {
             lines.push(("LOCAL_ALIBABA_STS_ENDPOINT", sts));
+        }
+        if let Some(oss) = &self.oss {
+            lines.extend([
+                ("LOCAL_OSS_ENDPOINT", oss.endpoint.as_str()),
+                ("LOCAL_OSS_REGION", &oss.region),
+                ("LOCAL_OSS_SRC_BUCKET", &oss.src_bucket),
+                ("LOCAL_OSS_DST_BUCKET", &oss.dst_bucket),
+                ("LOCAL_OSS_ROLE_ARN", &oss.role_arn),
+            ]);
         }
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }

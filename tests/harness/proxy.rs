@@ -1,4 +1,4 @@
-//! A pass-through HTTP proxy in front of the local cloud that fails chosen
+//! A pass-through HTTP proxy in front of the local cloud (or the local OSS server) that fails chosen
 //! requests: a real server with real faults, for testing retries, cleanup and
 //! convergence. Faults are listed (the first `times` requests whose target
 //! contains a pattern), or drawn at random for a share of all requests from a

@@ -42,6 +42,19 @@ pub enum Error {
     #[error("replica {bucket}/{key} does not match its source: {detail}; the replica was not accepted")]
     Verify { bucket: String, key: String, detail: String },
 
+    /// An archived source object whose bytes cannot be read until it is restored.
+    /// Permanent: retrying does not restore it.
+    #[error(
+        "cannot replicate {bucket}/{key}: it is in storage class {storage_class} and {}",
+        if *in_progress {
+            "its restore has not finished yet; once it has, run a backfill (crr backfill) or write the object again to replicate it"
+        } else {
+            "must be restored before it can be read: restore it (OSS RestoreObject, e.g. `ossutil restore`; S3 RestoreObject), \
+             then run a backfill (crr backfill); or exclude it from the rule's prefixes"
+        }
+    )]
+    NeedsRestore { bucket: String, key: String, storage_class: String, in_progress: bool },
+
     #[error("{0}")]
     Batch(BatchFailure),
 }
@@ -81,6 +94,7 @@ impl Error {
                 Fault::Permanent => "StorageError".into(),
             }),
             Error::Verify { .. } => "ReplicaMismatch".into(),
+            Error::NeedsRestore { .. } => "ObjectNeedsRestore".into(),
             Error::Batch(b) => b.error_type.clone(),
         }
     }
@@ -125,8 +139,15 @@ impl Failure {
             || matches!(self.code.as_deref(), Some("PreconditionFailed" | "ConditionalRequestConflict"))
     }
 
+    /// A refusal for want of permission. (S3 and OSS also answer 403 for an archived
+    /// object that is not restored, which no permission fixes.)
     pub fn is_access_denied(&self) -> bool {
-        self.status == Some(403) || self.code.as_deref() == Some("AccessDenied")
+        self.code.as_deref() == Some("AccessDenied") || (self.status == Some(403) && !self.needs_restore())
+    }
+
+    /// The object is archived and must be restored before it can be read.
+    pub fn needs_restore(&self) -> bool {
+        self.code.as_deref() == Some("InvalidObjectState")
     }
 }
 
@@ -182,6 +203,24 @@ pub fn source_text(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn archived_objects_are_a_permanent_error_that_names_the_fix() {
+        let e = Error::NeedsRestore {
+            bucket: "src".into(),
+            key: "cold/a.bin".into(),
+            storage_class: "Archive".into(),
+            in_progress: false,
+        };
+        assert_eq!(e.fault(), Fault::Permanent, "retrying does not restore it");
+        assert_eq!(e.error_type(), "ObjectNeedsRestore");
+        let text = e.to_string();
+        assert!(text.starts_with("cannot replicate src/cold/a.bin: it is in storage class Archive"), "{text}");
+        assert!(text.contains("RestoreObject") && text.contains("crr backfill"), "{text}");
+        let archived = Failure::from_answer(403, Some("InvalidObjectState"), Some("not restored"));
+        assert!(archived.needs_restore() && !archived.is_access_denied(), "no permission fixes an archive");
+        assert!(Failure::from_answer(403, None, None).is_access_denied());
+    }
 
     #[test]
     fn transient_and_permanent_faults() {

@@ -3,7 +3,7 @@
 //!
 //! Layers, imports pointing down only (docs/ARCHITECTURE.md; `scripts/check-layers` enforces it):
 //! 0. vocabulary and decisions: [`invocation`], [`arn`], [`config`], [`event`], [`object`],
-//!    [`outcome`], [`error`], [`report`], [`clock`], [`lock`], [`decide`] (pure);
+//!    [`outcome`], [`error`], [`report`], [`clock`], [`lock`], [`crc64`], [`decide`] (pure);
 //! 1. talking to services: [`store`] (the object-store interface and its dialects),
 //!    [`credentials`], [`sts`], [`iam`], [`retry`];
 //! 2. acting on one object: [`copy`] (the engine), [`presence`], [`removal`], [`lag`];
@@ -16,6 +16,7 @@ pub mod backfill;
 pub mod clock;
 pub mod config;
 pub mod copy;
+pub mod crc64;
 pub mod created;
 pub mod credentials;
 pub mod decide;

@@ -1,5 +1,6 @@
 //! What we know about one object: size, ETag, the headers and metadata that travel
-//! with it, its tags, encryption and part layout, as a HEAD, GET or listing tells it.
+//! with it, its tags, encryption, part layout, type, checksum and restore status, as
+//! a HEAD, GET or listing tells it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -49,11 +50,85 @@ pub enum Encryption {
     Kms { key_id: Option<String> },
 }
 
+/// How an object was written. OSS says it (`x-oss-object-type`); for S3 it follows
+/// from the ETag. Only a `Normal` object's ETag is the MD5 of its content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ObjectType {
+    /// One PutObject (or a copy of such an object).
+    #[default]
+    Normal,
+    Multipart,
+    /// Written by AppendObject: its ETag is not an MD5, though it looks like one.
+    Appendable,
+    /// An OSS symbolic link to another key: its ETag is opaque.
+    Symlink,
+    /// A type this version of crr does not know: its ETag is not trusted as an MD5.
+    Other,
+}
+
+impl ObjectType {
+    /// From `x-oss-object-type`.
+    pub fn parse(text: &str) -> ObjectType {
+        match text.trim() {
+            "Normal" => ObjectType::Normal,
+            "Multipart" => ObjectType::Multipart,
+            "Appendable" => ObjectType::Appendable,
+            "Symlink" => ObjectType::Symlink,
+            _ => ObjectType::Other,
+        }
+    }
+
+    /// What an S3 ETag says: `<md5>-<parts>` is a multipart object.
+    pub fn from_etag(etag: &str) -> ObjectType {
+        if multipart_parts(etag).is_some() {
+            ObjectType::Multipart
+        } else {
+            ObjectType::Normal
+        }
+    }
+}
+
+/// Restore status of an archived object (`x-oss-restore`, `x-amz-restore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    /// A restore was asked for and is not finished.
+    InProgress,
+    /// A readable copy exists until it expires.
+    Restored,
+}
+
+impl Restore {
+    /// `ongoing-request="true"` or `ongoing-request="false", expiry-date="..."`.
+    pub fn parse(header: &str) -> Option<Restore> {
+        let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("ongoing-request=\"true\"") {
+            Some(Restore::InProgress)
+        } else if compact.contains("ongoing-request=\"false\"") {
+            Some(Restore::Restored)
+        } else {
+            None
+        }
+    }
+}
+
+/// Storage classes whose objects must be restored before their bytes can be read
+/// (OSS Archive, Cold Archive, Deep Cold Archive; S3 Glacier Flexible Retrieval and
+/// Deep Archive). `GLACIER_IR` is read directly.
+pub const COLD_STORAGE_CLASSES: &[&str] = &["Archive", "ColdArchive", "DeepColdArchive", "GLACIER", "DEEP_ARCHIVE"];
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectState {
     pub size: u64,
-    /// Lower-case, without quotes.
+    /// Lower-case, without quotes: what ETags are compared by.
     pub etag: String,
+    /// The ETag as the server sent it, without quotes: what conditional requests
+    /// carry (OSS compares `If-Match` case-sensitively, and its ETags are upper case).
+    pub server_etag: String,
+    pub object_type: ObjectType,
+    /// CRC-64/ECMA of the whole object (`x-oss-hash-crc64ecma`), when the server keeps one.
+    pub crc64: Option<u64>,
+    /// Restore status of an archived object, if a restore was ever asked for.
+    pub restore: Option<Restore>,
     pub headers: StandardHeaders,
     /// User metadata without crr's own keys.
     pub metadata: HashMap<String, String>,
@@ -113,9 +188,11 @@ impl ObjectState {
         multipart_parts(&self.etag)
     }
 
-    /// The MD5 of the content when the ETag is one: single-part and not KMS-encrypted.
+    /// The MD5 of the content when the ETag is one: a `Normal` object (not appended,
+    /// not a symlink, not multipart), not KMS-encrypted. Only this may be sent as
+    /// `Content-MD5`: an appended object's ETag looks like an MD5 and is not one.
     pub fn content_md5(&self) -> Option<[u8; 16]> {
-        if matches!(self.encryption, Encryption::Kms { .. }) {
+        if self.object_type != ObjectType::Normal || matches!(self.encryption, Encryption::Kms { .. }) {
             return None;
         }
         md5_from_hex(&self.etag)
@@ -125,11 +202,11 @@ impl ObjectState {
         matches!(self.encryption, Encryption::Kms { .. })
     }
 
-    /// True if this replica holds the same content as `source`: same size, and its
-    /// ETag, or the source ETag it recorded, equals the source's.
-    pub fn has_content_of(&self, source: &ObjectState) -> bool {
-        self.size == source.size
-            && (self.etag == source.etag || self.source_etag.as_deref() == Some(source.etag.as_str()))
+    /// True for an archived object without a readable copy: its bytes cannot be read
+    /// until it is restored.
+    pub fn needs_restore(&self) -> bool {
+        let cold = self.storage_class.as_deref().is_some_and(|c| COLD_STORAGE_CLASSES.contains(&c));
+        cold && self.restore != Some(Restore::Restored)
     }
 
     /// True if this object is a replica crr wrote from `source_bucket`.
@@ -144,8 +221,14 @@ impl ObjectState {
     }
 }
 
+/// The ETag crr compares: lower case, without quotes.
 pub fn normalize_etag(etag: &str) -> String {
-    etag.trim().trim_matches('"').to_ascii_lowercase()
+    unquote_etag(etag).to_ascii_lowercase()
+}
+
+/// The ETag as the server sent it, without quotes: what conditional requests carry.
+pub fn unquote_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_owned()
 }
 
 pub fn multipart_parts(etag: &str) -> Option<u32> {
@@ -225,6 +308,21 @@ pub fn uniform_layout(size: u64, parts: u32, first: u64) -> Option<Layout> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_types_and_restore_status() {
+        assert_eq!(ObjectType::parse("Appendable"), ObjectType::Appendable);
+        assert_eq!(ObjectType::parse("Symlink"), ObjectType::Symlink);
+        assert_eq!(ObjectType::parse("Sealed"), ObjectType::Other);
+        assert_eq!(ObjectType::from_etag("d1eb5edd036df53e9adb344fcc11a48e-3"), ObjectType::Multipart);
+        assert_eq!(ObjectType::from_etag("5d41402abc4b2a76b9719d911017c592"), ObjectType::Normal);
+        assert_eq!(Restore::parse("ongoing-request=\"true\""), Some(Restore::InProgress));
+        assert_eq!(
+            Restore::parse("ongoing-request=\"false\", expiry-date=\"Sun, 16 Apr 2017 08:12:33 GMT\""),
+            Some(Restore::Restored)
+        );
+        assert_eq!(Restore::parse("garbage"), None);
+    }
 
     #[test]
     fn etags() {

@@ -57,6 +57,8 @@ pub enum Method {
     ServerSide,
     ServerSideMultipart,
     MetadataOnly,
+    /// An OSS symbolic link written as a link to the same target (no bytes moved).
+    Symlink,
 }
 
 /// What happened to one object for one destination.

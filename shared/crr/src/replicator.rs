@@ -42,9 +42,10 @@ impl Replicator {
     }
 
     pub fn new(config: Config) -> Self {
-        let http = store::http_client();
+        let connections = store::Connections::new();
+        let http = connections.s3().clone();
         let identity = Arc::new(FunctionIdentity::new(http.clone(), &config.source.endpoint.region));
-        let source = Store::new(&http, &config.source.endpoint, identity.clone());
+        let source = Store::new(&connections, &config.source.endpoint, config.source.api, identity.clone());
         // Rules that share a role share its credentials.
         let mut roles: HashMap<String, Arc<AssumedRole>> = HashMap::new();
         let targets = config
@@ -62,7 +63,7 @@ impl Replicator {
                         ))
                     })
                     .clone();
-                let store = Store::new(&http, &rule.destination.endpoint, role.clone());
+                let store = Store::new(&connections, &rule.destination.endpoint, rule.destination.api, role.clone());
                 Target { role, store, learned: Learned::default() }
             })
             .collect();

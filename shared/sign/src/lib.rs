@@ -5,13 +5,19 @@
 //! * [`oss_v1`]: OSS header signature V1 (`Authorization: OSS <id>:<signature>`)
 //! * [`oss_v4`]: OSS signature V4 (`OSS4-HMAC-SHA256`)
 //! * [`sigv4`]: AWS Signature Version 4, through the maintained `aws-sigv4` crate
+//! * [`acs3`]: Alibaba Cloud OpenAPI signature V3 (`ACS3-HMAC-SHA256`), for ROA- and
+//!   RPC-style APIs such as Function Compute 3.0
+//! * [`fc`]: Function Compute 3.0 `InvokeFunction` (`x-fc-invocation-type: Async` for
+//!   asynchronous invocation), built and signed with [`acs3`]
 //!
 //! Secrets come in as an [`AccessKey`], whose `Debug` output never shows them, and
 //! no error of this crate carries one. Every function takes the signing time (and
-//! the RPC nonce) as a parameter, so tests can fix them.
+//! the RPC and ACS3 nonces) as a parameter, so tests can fix them.
 
+pub mod acs3;
 mod clock;
 mod crypto;
+pub mod fc;
 mod key;
 mod oss;
 pub mod oss_v1;

@@ -1,5 +1,5 @@
-//! What both OSS signature versions sign (an [`OssRequest`]) and what they give
-//! back (the [`SignedHeaders`] to set on the request).
+//! What both OSS signature versions sign (an [`OssRequest`]) and what they, and the
+//! ACS3 signer, give back (the [`SignedHeaders`] to set on the request).
 
 use std::fmt;
 
@@ -16,6 +16,9 @@ pub struct OssRequest<'a> {
     /// The headers that will be sent; names in any case.
     pub headers: &'a [(&'a str, &'a str)],
 }
+
+/// The headers that carry a security token: never shown by `Debug`.
+const SECRET_HEADERS: [&str; 2] = [crate::oss_v1::SECURITY_TOKEN_HEADER, crate::acs3::SECURITY_TOKEN_HEADER];
 
 /// Headers to add to the request, `Authorization` last.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,7 +45,7 @@ impl fmt::Debug for SignedHeaders {
             .headers
             .iter()
             .map(|(k, v)| {
-                let shown = if k.eq_ignore_ascii_case(crate::oss_v1::SECURITY_TOKEN_HEADER) {
+                let shown = if SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
                     "** redacted **"
                 } else {
                     v.as_str()
@@ -56,13 +59,13 @@ impl fmt::Debug for SignedHeaders {
 
 /// Every request header with lowercase names, then `added` (which replaces a
 /// header of the same name), in that order.
-pub(crate) fn merged_headers(request: &OssRequest<'_>, added: &[(&'static str, String)]) -> Vec<(String, String)> {
+pub(crate) fn merged_headers(headers: &[(&str, &str)], added: &[(&'static str, String)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut put = |name: String, value: String| {
         out.retain(|(k, _)| *k != name);
         out.push((name, value));
     };
-    for (k, v) in request.headers {
+    for (k, v) in headers {
         put(k.to_ascii_lowercase(), (*v).to_owned());
     }
     for (k, v) in added {

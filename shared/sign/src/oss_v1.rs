@@ -115,7 +115,7 @@ pub fn sign(request: &OssRequest<'_>, key: &AccessKey, at: SystemTime) -> Signed
         added.push((SECURITY_TOKEN_HEADER, token.to_owned()));
     }
     added.push(("date", clock::http_date(at)));
-    let headers = merged_headers(request, &added);
+    let headers = merged_headers(request.headers, &added);
     let string_to_sign = string_to_sign(request, &headers);
     let signature = crypto::base64(&crypto::hmac_sha1(key.secret().as_bytes(), string_to_sign.as_bytes()));
     added.push(("authorization", format!("OSS {}:{signature}", key.id())));

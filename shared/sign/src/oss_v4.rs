@@ -47,7 +47,7 @@ pub fn sign(
         added.push((SECURITY_TOKEN_HEADER, token.to_owned()));
     }
     added.push(("x-oss-content-sha256", UNSIGNED_PAYLOAD.to_owned()));
-    let headers = merged_headers(request, &added);
+    let headers = merged_headers(request.headers, &added);
 
     let additional = additional_signed_headers(&headers, additional_headers);
     let scope = format!("{date}/{region}/{PRODUCT}/aliyun_v4_request");
@@ -150,7 +150,7 @@ mod tests {
             ],
         };
         let signed = sign(&req, &AccessKey::new("id", "secret"), "cn-hangzhou", at(), &["host"]);
-        let headers = merged_headers(&req, &signed.headers[..3]);
+        let headers = merged_headers(req.headers, &signed.headers[..3]);
         let additional = additional_signed_headers(&headers, &["Host", "x-oss-meta-a", "absent"]);
         assert_eq!(additional, ["host"]);
         assert_eq!(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use super::counters::Counters;
 pub use crate::clock::{now_rfc3339, now_secs};
 use crate::error::{Error, Failure};
-use crate::object::{normalize_etag, RESERVED_PREFIX};
+use crate::object::{unquote_etag, RESERVED_PREFIX};
 use crate::store::{Condition, Found, List, ObjectWrite, Store, Upload};
 
 /// Progress of one pass over one scope.
@@ -93,7 +93,8 @@ impl StateStore {
         };
         let value = serde_json::from_slice(&bytes)
             .map_err(|e| self.error("reading", key, format!("not valid backfill state: {e}")))?;
-        Ok(Some((value, normalize_etag(&etag))))
+        // Kept as the server sent it: it goes back in a conditional write.
+        Ok(Some((value, etag)))
     }
 
     /// Writes `value`; `condition`: `Some(None)` create only, `Some(Some(etag))` replace
@@ -112,7 +113,7 @@ impl StateStore {
         };
         let write = ObjectWrite { content_type: Some("application/json"), ..ObjectWrite::default() };
         match self.store.put(&self.bucket, key, Upload::bytes(body), &write, condition).await {
-            Ok(etag) => Ok(Some(normalize_etag(&etag))),
+            Ok(written) => Ok(Some(unquote_etag(&written.etag))),
             Err(f) if f.status == Some(412) || f.code.as_deref() == Some("ConditionalRequestConflict") => Ok(None),
             Err(f) => Err(self.storage_error("writing", key, f)),
         }

@@ -58,6 +58,10 @@ impl Reader<'_> {
         Ok(value)
     }
 
+    fn api(&self, name: &str) -> Result<Option<Api>, ConfigError> {
+        Ok(self.opt(name).map(|v| parse_api(name, &v)).transpose()?.flatten())
+    }
+
     fn endpoint_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
         self.opt(name).map(|v| parse_endpoint(name, &v)).transpose()
     }
@@ -76,6 +80,8 @@ impl Reader<'_> {
 pub(crate) struct Defaults {
     pub source_region: String,
     pub path_style: Option<bool>,
+    /// `CRR_SOURCE_API`: `None` chooses by endpoint.
+    pub source_api: Option<Api>,
 }
 
 impl Config {
@@ -90,6 +96,7 @@ impl Config {
         let defaults = Defaults {
             source_region: r.region("CRR_SOURCE_REGION", None),
             path_style: r.bool("CRR_FORCE_PATH_STYLE")?,
+            source_api: r.api("CRR_SOURCE_API")?,
         };
         let sts = StsSettings {
             endpoint: r.endpoint_url("CRR_STS_ENDPOINT")?,
@@ -217,14 +224,12 @@ fn backfill_settings(r: &Reader) -> Result<BackfillSettings, ConfigError> {
 
 pub(crate) fn source_from_env(r: &Reader, d: &Defaults) -> Result<Bucket, ConfigError> {
     let url = r.endpoint_url("CRR_SOURCE_ENDPOINT")?;
-    Ok(Bucket {
-        name: r.bucket("CRR_SOURCE_BUCKET")?,
-        endpoint: Endpoint {
-            path_style: d.path_style.unwrap_or_else(|| default_path_style(url.as_deref())),
-            url,
-            region: d.source_region.clone(),
-        },
-    })
+    let endpoint = Endpoint {
+        path_style: d.path_style.unwrap_or_else(|| default_path_style(url.as_deref())),
+        url,
+        region: d.source_region.clone(),
+    };
+    Ok(Bucket { name: r.bucket("CRR_SOURCE_BUCKET")?, api: choose_api(d.source_api, &endpoint), endpoint })
 }
 
 fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
@@ -237,7 +242,8 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
     if r.bool("CRR_DEST_ACCELERATE")?.unwrap_or(false) {
         endpoint = accelerate(endpoint, "CRR_DEST_ACCELERATE")?;
     }
-    let destination = Bucket { name: r.bucket("CRR_DEST_BUCKET")?, endpoint };
+    let api = choose_api(r.api("CRR_DEST_API")?, &endpoint);
+    let destination = Bucket { name: r.bucket("CRR_DEST_BUCKET")?, endpoint, api };
     let role_text = r.required("CRR_ROLE_ARN", ROLE_FORM)?;
     let role = parse_role("CRR_ROLE_ARN", &role_text)?;
     let action = match r.opt("CRR_ACTION") {

@@ -14,9 +14,9 @@
 use serde::Deserialize;
 
 use super::{
-    accelerate, check_bucket, check_prefixes, default_path_style, parse_action, parse_bool, parse_endpoint, parse_role,
-    parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError, CopySettings, Defaults,
-    Endpoint, KmsPolicy, Reader, Rule, StsSettings,
+    accelerate, check_bucket, check_prefixes, choose_api, default_path_style, parse_action, parse_api, parse_bool,
+    parse_endpoint, parse_role, parse_storage_class, source_from_env, BackfillSettings, Bucket, Config, ConfigError,
+    CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule, StsSettings,
 };
 
 /// The largest rule file read: a `ReplicationConfiguration` of a thousand rules is
@@ -193,6 +193,9 @@ fn xml_rule(
         Some(other) => return Err(ConfigError::invalid(el("Destination/TransferType"), other, "internal or oss_acc")),
     }
 
+    let api = text_of(dest, "Api").map(|a| parse_api(&el("Destination/Api"), &a)).transpose()?.flatten();
+    let api = choose_api(api, &endpoint);
+
     let historical = match text_of(node, "HistoricalObjectReplication") {
         Some(h) => parse_bool(&el("HistoricalObjectReplication"), &h)?,
         None => true,
@@ -228,7 +231,7 @@ fn xml_rule(
         id,
         prefixes,
         action,
-        destination: Bucket { name: bucket, endpoint },
+        destination: Bucket { name: bucket, endpoint, api },
         role,
         historical,
         kms,
@@ -255,6 +258,8 @@ struct JsonBucket {
     #[serde(default)]
     accelerate: bool,
     path_style: Option<bool>,
+    /// `auto` (default), `s3` or `oss`.
+    api: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,7 +357,8 @@ fn json_bucket(b: JsonBucket, setting: &str, d: &Defaults) -> Result<Bucket, Con
     if b.accelerate {
         endpoint = accelerate(endpoint, &format!("{setting}.accelerate"))?;
     }
-    Ok(Bucket { name: b.bucket, endpoint })
+    let api = b.api.map(|a| parse_api(&format!("{setting}.api"), &a)).transpose()?.flatten();
+    Ok(Bucket { name: b.bucket, api: choose_api(api, &endpoint), endpoint })
 }
 
 #[cfg(test)]
@@ -401,7 +407,7 @@ mod tests {
   <Rule>
     <ID>logs</ID>
     <PrefixSet><Prefix>logs/</Prefix></PrefixSet>
-    <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region></Destination>
+    <Destination><Bucket>backup</Bucket><Endpoint>http://127.0.0.1:4590</Endpoint><Region>us-east-1</Region><Api>oss</Api></Destination>
     <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
     <StorageClass>IA</StorageClass>
     <TwoWay>true</TwoWay>
@@ -418,8 +424,9 @@ mod tests {
         assert_eq!(video.prefixes, vec!["source1", "video"]);
         assert_eq!(video.action, RuleAction::All);
         assert_eq!(video.destination.name, "destbucket");
-        assert_eq!(video.destination.endpoint.url.as_deref(), Some("https://s3.oss-accelerate.aliyuncs.com"));
+        assert_eq!(video.destination.endpoint.url.as_deref(), Some("https://oss-accelerate.aliyuncs.com"));
         assert_eq!(video.destination.endpoint.region, "cn-beijing");
+        assert_eq!(video.destination.api, crate::config::Api::Oss, "a Location speaks OSS's own API");
         assert!(!video.historical);
         assert_eq!(video.role.to_string(), "acs:ram::1111111111111111:role/aliyunramrole");
         assert_eq!(video.kms, KmsPolicy::Replicate { key_id: "c4d49f85-ee30-426b-a5ed-95e9139d0000".into() });
@@ -431,6 +438,7 @@ mod tests {
         assert_eq!(logs.storage_class.as_deref(), Some("IA"));
         assert!(logs.two_way && !video.two_way);
         assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
+        assert_eq!(logs.destination.api, crate::config::Api::Oss, "<Api> overrides the endpoint's");
     }
 
     #[test]
@@ -461,7 +469,7 @@ mod tests {
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
              "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive",
-             "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai"}}
+             "destination": {"bucket": "dst-a", "location": "oss-cn-shanghai", "api": "s3"}}
           ]}"#;
         let c = load(json, "json", &[]).unwrap();
         assert_eq!(c.source.name, "crr-src");
@@ -470,6 +478,8 @@ mod tests {
         assert!(c.rules[0].two_way && !c.rules[1].two_way);
         assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
         assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
+        assert_eq!(c.rules[1].destination.api, crate::config::Api::S3, "\"api\" overrides the endpoint's");
+        assert_eq!(c.source.api, crate::config::Api::S3);
         assert!(!c.rules[1].historical);
         assert_eq!(c.rules[0].storage_class, None);
         assert_eq!(c.rules[1].storage_class.as_deref(), Some("ColdArchive"), "spelled the way OSS spells it");

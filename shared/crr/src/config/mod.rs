@@ -6,6 +6,7 @@
 //! rules, [`variables`] lists every variable. Every problem is reported with the setting (variable or file
 //! element), the value it had and the form that was expected.
 
+mod api;
 mod env;
 pub mod file;
 #[cfg(test)]
@@ -16,6 +17,8 @@ mod variables;
 use std::fmt;
 use std::time::Duration;
 
+pub(crate) use self::api::parse_api;
+pub use self::api::{choose_api, Api};
 pub(crate) use self::env::{source_from_env, Defaults, Reader};
 pub use self::env::{ProcessEnv, Settings};
 pub(crate) use self::validate::{
@@ -44,11 +47,14 @@ impl Endpoint {
         self.url == other.url && self.region == other.region
     }
 
-    /// The S3-compatible endpoint of an OSS region (`oss-cn-beijing` or `cn-beijing`).
+    /// The endpoint of an OSS region (`oss-cn-beijing` or `cn-beijing`), as a rule
+    /// file's `Location` names it: the native one, `https://oss-cn-beijing.aliyuncs.com`,
+    /// which speaks OSS's own API (tags, symlinks, CRC-64, bucket policies). Its
+    /// S3-compatible twin `s3.oss-…` is still used where it is configured by URL.
     pub fn oss(location: &str) -> Endpoint {
         let region = location.strip_prefix("oss-").unwrap_or(location);
         Endpoint {
-            url: Some(format!("https://s3.oss-{region}.aliyuncs.com")),
+            url: Some(format!("https://oss-{region}.aliyuncs.com")),
             region: region.to_owned(),
             path_style: false,
         }
@@ -64,6 +70,8 @@ impl Endpoint {
 pub struct Bucket {
     pub name: String,
     pub endpoint: Endpoint,
+    /// The API spoken to it (chosen by endpoint unless configured).
+    pub api: Api,
 }
 
 impl fmt::Display for Bucket {

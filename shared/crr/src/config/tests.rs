@@ -230,10 +230,38 @@ fn sizes() {
 }
 
 #[test]
-fn oss_locations_become_s3_compatible_endpoints() {
+fn oss_locations_become_native_oss_endpoints() {
     let e = Endpoint::oss("oss-cn-beijing");
-    assert_eq!(e.url.as_deref(), Some("https://s3.oss-cn-beijing.aliyuncs.com"));
+    assert_eq!(e.url.as_deref(), Some("https://oss-cn-beijing.aliyuncs.com"));
     assert_eq!(e.region, "cn-beijing");
-    assert!(e.is_oss());
+    assert!(e.is_oss() && e.is_native_oss());
     assert_eq!(Endpoint::oss("cn-hangzhou").region, "cn-hangzhou");
+}
+
+#[test]
+fn each_side_speaks_the_api_of_its_endpoint_unless_told() {
+    let mut s = minimal();
+    s.extend([
+        ("CRR_SOURCE_ENDPOINT", "https://oss-cn-hangzhou.aliyuncs.com"),
+        ("CRR_DEST_ENDPOINT", "https://s3.oss-cn-beijing.aliyuncs.com"),
+    ]);
+    let c = Config::from_settings(&settings(&s)).unwrap();
+    assert_eq!((c.source.api, c.rules[0].destination.api), (Api::Oss, Api::S3), "chosen by endpoint");
+    s.extend([("CRR_SOURCE_API", "s3"), ("CRR_DEST_API", "OSS")]);
+    let c = Config::from_settings(&settings(&s)).unwrap();
+    assert_eq!((c.source.api, c.rules[0].destination.api), (Api::S3, Api::Oss), "chosen by the variables");
+    let default = Config::from_settings(&settings(&minimal())).unwrap();
+    assert_eq!((default.source.api, default.rules[0].destination.api), (Api::S3, Api::S3), "AWS by default");
+    s.push(("CRR_DEST_API", "native"));
+    let err = Config::from_settings(&settings(&s)).unwrap_err().to_string();
+    assert!(err.starts_with("CRR_DEST_API=\"native\" is not valid; expected auto"), "{err}");
+}
+
+#[test]
+fn acceleration_keeps_the_api_of_the_endpoint() {
+    let mut s = minimal();
+    s.extend([("CRR_DEST_ENDPOINT", "https://oss-cn-beijing.aliyuncs.com"), ("CRR_DEST_ACCELERATE", "true")]);
+    let c = Config::from_settings(&settings(&s)).unwrap();
+    assert_eq!(c.rules[0].destination.endpoint.url.as_deref(), Some("https://oss-accelerate.aliyuncs.com"));
+    assert_eq!(c.rules[0].destination.api, Api::Oss);
 }

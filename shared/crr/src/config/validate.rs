@@ -145,11 +145,14 @@ pub(crate) fn accelerate(endpoint: Endpoint, setting: &str) -> Result<Endpoint, 
         return Ok(Endpoint { url: Some("https://s3-accelerate.amazonaws.com".into()), path_style: false, ..endpoint });
     }
     if endpoint.is_oss() {
-        return Ok(Endpoint {
-            url: Some("https://s3.oss-accelerate.aliyuncs.com".into()),
-            path_style: false,
-            ..endpoint
-        });
+        // The acceleration endpoint of the same API: native, or S3-compatible (`s3.oss-…`).
+        let s3_compatible = endpoint.host().is_some_and(|h| h.starts_with("s3."));
+        let url = if s3_compatible {
+            "https://s3.oss-accelerate.aliyuncs.com"
+        } else {
+            "https://oss-accelerate.aliyuncs.com"
+        };
+        return Ok(Endpoint { url: Some(url.into()), path_style: false, ..endpoint });
     }
     Err(ConfigError::invalid(setting, "true", "transfer acceleration only with an OSS or AWS destination endpoint"))
 }

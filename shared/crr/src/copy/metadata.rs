@@ -96,7 +96,7 @@ impl Engine<'_> {
             return Ok(self.copy(key, source, tags, None, condition).await?.0);
         };
         // Held to the replica's ETag twice: as the copy's source, and as its destination.
-        let itself = CopySource { bucket: self.dest_bucket(), key, if_match: Some(&replica.etag), range: None };
+        let itself = CopySource { bucket: self.dest_bucket(), key, if_match: Some(&replica.server_etag), range: None };
         // The copy's own ETag is not checked: the replica records the source's.
         let write = self.replica_write(source, tags, false);
         self.dest

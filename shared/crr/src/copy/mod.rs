@@ -12,14 +12,19 @@
 //! * same endpoint and the role may read the source: server-side copy ([`server_side`]),
 //!   no bytes through the function, held to the same ETag as a streamed copy;
 //! * metadata-only changes: a copy of the replica onto itself with new metadata ([`metadata`]);
+//! * OSS symbolic links into OSS: a link to the same target ([`symlink`]); elsewhere the
+//!   target's bytes, as a GET of the link returns them;
+//! * archived sources that are not restored: a permanent error naming the fix;
 //! * a source that is gone under a rule whose deletes replicate: crr's replica is
 //!   removed ([`gone`]).
 //!
-//! Every write is verified: byte count, and the MD5 computed while streaming
-//! against the source ETag and the ETag the destination returns. Every write is
-//! conditional on the replica being as it was seen (`If-None-Match: *`, `If-Match`),
-//! where the server honours it, and is followed by a look at the source: the
-//! replica is settled only when the source still holds what was written ([`settle`]).
+//! Every write is verified: byte count, the MD5 computed while streaming against
+//! the source ETag and the ETag the destination returns, and, where a side keeps
+//! one (OSS), the CRC-64 computed while streaming against the source's and the
+//! replica's ([`crate::decide::integrity::crc_check`]). Every write is conditional
+//! on the replica being as it was seen (`If-None-Match: *`, `If-Match`), where the
+//! server honours it, and is followed by a look at the source: the replica is
+//! settled only when the source still holds what was written ([`settle`]).
 
 mod gone;
 mod metadata;
@@ -28,14 +33,19 @@ mod plan;
 mod server_side;
 mod settle;
 mod stream;
+mod symlink;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use crate::arn::RoleArn;
+use crate::config::Api;
 use crate::config::{Bucket, CopySettings, Rule};
 use crate::decide::copy::{Plan, ServerSideKnown};
-use crate::decide::{content_decision, metadata_decision, needs_tags, overwrite_guard};
+use crate::decide::integrity::{crc_check, CrcCheck};
+use crate::decide::{
+    content_decision, metadata_decision, needs_tags, overwrite_guard, readiness, replicate_as_symlink, Readiness,
+};
 use crate::error::{Error, Failure, Fault};
 use crate::object::{multipart_parts, ObjectState, Tags};
 use crate::outcome::{CopyOutcome, Decision, Method};
@@ -160,6 +170,14 @@ impl Engine<'_> {
         let (Some(source), Decision::Copy | Decision::Identical) = (source, decision) else {
             return Ok(Step::Done(outcome(decision, None, 0)));
         };
+        // A symlink kept as a symlink is the same when it points to the same target.
+        let link = if replicate_as_symlink(&source, self.dest.keeps_symlinks()) {
+            let (target, by_target) = self.symlink_content(key, replica.as_ref()).await?;
+            decision = by_target;
+            Some(target)
+        } else {
+            None
+        };
 
         let tags = if let (Decision::Identical, Some(replica)) = (decision, &replica) {
             let (source_tags, replica_tags) =
@@ -175,18 +193,23 @@ impl Engine<'_> {
         };
 
         let condition = self.condition(replica.as_ref());
-        match decision {
-            Decision::Copy => {
+        match (decision, link) {
+            (Decision::Copy | Decision::UpdateMetadata, Some(target)) => {
+                drop(body);
+                self.put_link(key, &source, &target, &tags).await?;
+                Ok(Step::Wrote(outcome(decision, Some(Method::Symlink), 0), Some(Box::new(source))))
+            }
+            (Decision::Copy, None) => {
                 let (method, bytes) = self.copy(key, &source, &tags, body, condition).await?;
                 Ok(Step::Wrote(outcome(decision, Some(method), bytes), Some(Box::new(source))))
             }
-            Decision::UpdateMetadata => {
+            (Decision::UpdateMetadata, None) => {
                 drop(body);
                 let method = self.update_metadata(key, &source, &tags, replica.as_ref(), condition).await?;
                 let bytes = if method == Method::MetadataOnly { 0 } else { source.size };
                 Ok(Step::Wrote(outcome(decision, Some(method), bytes), Some(Box::new(source))))
             }
-            other => Ok(Step::Done(outcome(other, None, 0))),
+            (other, _) => Ok(Step::Done(outcome(other, None, 0))),
         }
     }
 
@@ -195,7 +218,7 @@ impl Engine<'_> {
         match replica {
             _ if self.learned.conditions_refused() => Condition::Always,
             None => Condition::Absent,
-            Some(r) => Condition::Matches(&r.etag),
+            Some(r) => Condition::Matches(&r.server_etag),
         }
     }
 
@@ -228,13 +251,17 @@ impl Engine<'_> {
     /// The source's state, with its body when it was read with one GET.
     async fn open_source(&self, key: &str, with_body: bool) -> Result<Option<(ObjectState, Option<Body>)>, Error> {
         let bucket = &self.source_bucket.name;
-        let found = if with_body {
-            self.source
-                .get_found(bucket, key, Read::default())
-                .await
-                .map(|o| o.map(|(state, body)| (state, Some(body))))
-        } else {
+        let head = || async {
             self.source.head_found(bucket, key, Read::default()).await.map(|o| o.map(|state| (state, None)))
+        };
+        let found = if with_body {
+            match self.source.get_found(bucket, key, Read::default()).await {
+                // An archived object: its state tells whether it needs a restore.
+                Err(f) if f.needs_restore() => head().await,
+                got => got.map(|o| o.map(|(state, body)| (state, Some(body)))),
+            }
+        } else {
+            head().await
         };
         found.map_err(|f| self.source_error("reading", key, f))
     }
@@ -288,6 +315,7 @@ impl Engine<'_> {
         body: Option<Body>,
         condition: Condition<'_>,
     ) -> Result<(Method, u64), Error> {
+        self.check_readable(key, source)?;
         let plan = self.plan(key, source).await?;
         if let Some(method) = self.try_server_side(key, source, tags, &plan, condition).await? {
             return Ok((method, 0));
@@ -298,6 +326,49 @@ impl Engine<'_> {
                 drop(body);
                 Ok((Method::Multipart, self.put_multipart(key, source, tags, &layout, reproduces, condition).await?))
             }
+        }
+    }
+
+    /// An archived source must be restored before its bytes can be read: say so
+    /// once, permanently, instead of failing a GET on every retry.
+    fn check_readable(&self, key: &str, source: &ObjectState) -> Result<(), Error> {
+        let in_progress = match readiness(source) {
+            Readiness::Readable => return Ok(()),
+            Readiness::NeedsRestore => false,
+            Readiness::RestoreInProgress => true,
+        };
+        Err(Error::NeedsRestore {
+            bucket: self.source_bucket.name.clone(),
+            key: key.to_owned(),
+            storage_class: source.storage_class.clone().unwrap_or_default(),
+            in_progress,
+        })
+    }
+
+    /// Whether to compute the CRC-64 of bytes streamed from `source`: when either
+    /// side keeps CRC-64s to compare it with.
+    fn wants_crc64(&self, source: &ObjectState) -> bool {
+        source.crc64.is_some() || self.dest.api() == Api::Oss
+    }
+
+    /// Holds a copy to the CRC-64s: the source's, the one computed over the bytes
+    /// read (if they went through the function), and the replica's.
+    fn verify_crc64(
+        &self,
+        key: &str,
+        what: &str,
+        source: Option<u64>,
+        read: Option<u64>,
+        replica: Option<u64>,
+    ) -> Result<(), Error> {
+        match crc_check(source, read, replica) {
+            CrcCheck::Verified | CrcCheck::Unchecked => Ok(()),
+            CrcCheck::ReadMismatch { source, read } => self.verify(key, false, || {
+                format!("{what}: the bytes read have CRC-64 {read}, the source reports {source}")
+            }),
+            CrcCheck::ReplicaMismatch { expected, replica } => self.verify(key, false, || {
+                format!("{what}: the destination reports CRC-64 {replica}, expected {expected}")
+            }),
         }
     }
 
@@ -315,7 +386,17 @@ impl Engine<'_> {
 
     pub fn dest_error(&self, op: &'static str, key: &str, f: Failure) -> Error {
         let bucket = self.dest_bucket();
-        let hint = if f.is_access_denied() {
+        let hint = if f.is_access_denied() && self.rule.destination.api == Api::Oss {
+            format!(
+                "; role {} is not allowed this on {bucket}: the destination bucket's policy must grant the role's sessions \
+                 (principal arn:sts::{}:assumed-role/{}/*, the role name in lower case) oss:PutObject, oss:GetObject and \
+                 the tagging and multipart actions on {bucket}/* (the seed's step 2: `crr policy generate` writes the \
+                 statement, `crr policy apply` merges it into the bucket's policy)",
+                self.role,
+                self.role.account(),
+                self.role.name().to_ascii_lowercase()
+            )
+        } else if f.is_access_denied() {
             format!(
                 "; role {} is not allowed this on {bucket}: grant it s3:PutObject, s3:GetObject and the tagging and multipart actions on {bucket}/* (see `crr policy generate`)",
                 self.role
@@ -332,7 +413,9 @@ impl Engine<'_> {
 /// A failure reading the source, with the fix for the usual causes.
 pub fn source_error(source: &Bucket, op: &'static str, key: &str, f: Failure) -> Error {
     let bucket = &source.name;
-    let hint = if f.is_access_denied() {
+    let hint = if f.is_access_denied() && source.api == Api::Oss {
+        format!("; the function's own identity needs read access (oss:GetObject, oss:GetObjectTagging) on {bucket}/*")
+    } else if f.is_access_denied() {
         format!("; the function's own identity needs read access (s3:GetObject, s3:GetObjectTagging) on {bucket}/*")
     } else if f.is_missing_bucket() {
         "; check the source bucket's name and endpoint (CRR_SOURCE_BUCKET / CRR_SOURCE_ENDPOINT, or the rule file's source)".to_owned()
@@ -345,10 +428,12 @@ pub fn source_error(source: &Bucket, op: &'static str, key: &str, f: Failure) ->
 }
 
 fn storage_error(op: &'static str, bucket: &str, key: &str, f: Failure, hint: String) -> Error {
-    // A changed source (412) is decided again; a corrupted transfer (BadDigest) is worth another try.
+    // A changed source (412) is decided again; a corrupted transfer (BadDigest, or
+    // InvalidDigest as OSS calls a Content-MD5 mismatch) is worth another try.
+    let corrupted = matches!(f.code.as_deref(), Some("BadDigest" | "InvalidDigest"));
     let (fault, code) = if f.is_precondition_failed() {
         (Fault::Transient, Some(CHANGED.to_owned()))
-    } else if f.code.as_deref() == Some("BadDigest") {
+    } else if corrupted {
         (Fault::Transient, f.code)
     } else {
         (f.fault, f.code)

@@ -2,20 +2,31 @@
 //! the source streamed into `UploadPart` (or copied inside the service by
 //! [`super::server_side`]), a bounded number at a time. An upload that does not
 //! complete is aborted, also when the task is cancelled or panics: no orphan parts.
+//! The parts' CRC-64s, computed on the way, combine into the whole object's, as OSS
+//! combines them, and are held to the source's and the replica's.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::Engine;
+use crate::crc64;
 use crate::error::Error;
 use crate::object::{hex, multipart_etag, normalize_etag, Layout, ObjectState, Tags};
 use crate::retry::retry;
-use crate::store::{hashing, Body, Condition, Read, Store, Upload, UploadedPart};
+use crate::store::{hashing, Body, Condition, Read, Store, Upload, UploadedPart, Written};
 
-/// One part written: its number, the ETag the server gave it, the MD5 of its bytes.
+/// One part written: its number, the ETag the server gave it, the MD5, length and
+/// (when computed) CRC-64 of its bytes.
 struct WrittenPart {
     number: i32,
     etag: String,
     md5: [u8; 16],
+    len: u64,
+    crc64: Option<u64>,
+}
+
+/// The CRC-64 of parts in order, if every part's is known.
+fn combined_crc64(parts: &[WrittenPart]) -> Option<u64> {
+    parts.iter().try_fold(0, |crc, p| Some(crc64::combine(crc, p.crc64?, p.len)))
 }
 
 impl Engine<'_> {
@@ -39,7 +50,7 @@ impl Engine<'_> {
     }
 
     /// Completes a multipart upload from its parts in order; aborts it if that fails.
-    /// Returns the replica's ETag as the server gave it.
+    /// Returns what the server reports of the replica.
     pub(super) async fn complete_multipart(
         &self,
         key: &str,
@@ -47,11 +58,11 @@ impl Engine<'_> {
         parts: &[UploadedPart],
         guard: &mut AbortGuard,
         condition: Condition<'_>,
-    ) -> Result<String, Error> {
+    ) -> Result<Written, Error> {
         match self.dest.complete_upload(self.dest_bucket(), key, upload_id, parts, condition).await {
-            Ok(etag) => {
+            Ok(written) => {
                 guard.disarm();
-                Ok(etag)
+                Ok(written)
             }
             Err(f) => guard.fail(self.write_error("completing the multipart upload of", key, f, condition)).await,
         }
@@ -91,6 +102,10 @@ impl Engine<'_> {
         parts.sort_by_key(|p| p.number);
         let md5s: Vec<[u8; 16]> = parts.iter().map(|p| p.md5).collect();
         let composite = multipart_etag(&md5s);
+        let read_crc64 = combined_crc64(&parts);
+        if let Err(e) = self.verify_crc64(key, "multipart copy", source.crc64, read_crc64, None) {
+            return guard.fail(e).await;
+        }
         if reproduces && !source.is_kms() && composite != source.etag {
             let detail = format!("the parts read hash to {composite}, the source ETag is {}", source.etag);
             return guard
@@ -99,11 +114,12 @@ impl Engine<'_> {
         }
         let completed: Vec<UploadedPart> =
             parts.into_iter().map(|p| UploadedPart { number: p.number, etag: p.etag }).collect();
-        let etag = self.complete_multipart(key, &upload_id, &completed, &mut guard, condition).await?;
+        let written = self.complete_multipart(key, &upload_id, &completed, &mut guard, condition).await?;
+        self.verify_crc64(key, "multipart copy", source.crc64, read_crc64, written.crc64)?;
         if !self.replica_is_kms(source) {
-            let written = normalize_etag(&etag);
-            self.verify(key, written == composite, || {
-                format!("the destination reports ETag {written}, the parts hash to {composite}")
+            let etag = normalize_etag(&written.etag);
+            self.verify(key, etag == composite, || {
+                format!("the destination reports ETag {etag}, the parts hash to {composite}")
             })?;
         }
         Ok(layout.iter().map(|p| p.1).sum())
@@ -122,28 +138,30 @@ impl Engine<'_> {
         let body = if len == 0 {
             Body::empty()
         } else {
-            let read = Read { range: Some((offset, len)), if_match: Some(&source.etag), ..Read::default() };
+            let read = Read { range: Some((offset, len)), if_match: Some(&source.server_etag), ..Read::default() };
             self.source
                 .get(&self.source_bucket.name, key, read)
                 .await
                 .map_err(|f| self.source_error("reading", key, f))?
                 .1
         };
-        let (body, digest) = hashing(body);
-        let etag = self
+        let (body, digest) = hashing(body, self.wants_crc64(source));
+        let written = self
             .dest
             .upload_part(self.dest_bucket(), key, upload_id, n, Upload::new(body, len))
             .await
             .map_err(|f| self.dest_error("writing a part of", key, f))?;
-        let (md5, bytes) = digest.finish();
+        let read = digest.finish();
+        let (md5, bytes) = (read.md5, read.bytes);
         self.verify(key, bytes == len, || format!("part {n}: {bytes} bytes read, expected {len}"))?;
+        self.verify_crc64(key, &format!("part {n}"), None, read.crc64, written.crc64)?;
         if !self.replica_is_kms(source) {
-            let written = normalize_etag(&etag);
-            self.verify(key, written == hex(&md5), || {
-                format!("part {n}: the destination reports ETag {written} for content with MD5 {}", hex(&md5))
+            let etag = normalize_etag(&written.etag);
+            self.verify(key, etag == hex(&md5), || {
+                format!("part {n}: the destination reports ETag {etag} for content with MD5 {}", hex(&md5))
             })?;
         }
-        Ok(WrittenPart { number: n, etag, md5 })
+        Ok(WrittenPart { number: n, etag: written.etag, md5, len, crc64: read.crc64 })
     }
 }
 

@@ -99,7 +99,7 @@ impl Engine<'_> {
     }
 
     fn copy_source<'k>(&'k self, key: &'k str, source: &'k ObjectState, range: Option<(u64, u64)>) -> CopySource<'k> {
-        CopySource { bucket: &self.source_bucket.name, key, if_match: Some(&source.etag), range }
+        CopySource { bucket: &self.source_bucket.name, key, if_match: Some(&source.server_etag), range }
     }
 
     async fn server_side_single(
@@ -110,15 +110,16 @@ impl Engine<'_> {
         condition: Condition<'_>,
     ) -> Result<(), Error> {
         let write = self.replica_write(source, tags, self.whole_keeps_etag(source));
-        let etag = self
+        let written = self
             .dest
             .copy(self.dest_bucket(), key, self.copy_source(key, source, None), &write, condition)
             .await
             .map_err(|f| self.write_error("copying (server-side) to", key, f, condition))?;
+        self.verify_crc64(key, "server-side copy", source.crc64, None, written.crc64)?;
         if self.whole_keeps_etag(source) {
-            let written = normalize_etag(&etag);
-            self.verify(key, written == source.etag, || {
-                format!("server-side copy produced ETag {written}, the source has {}", source.etag)
+            let etag = normalize_etag(&written.etag);
+            self.verify(key, etag == source.etag, || {
+                format!("server-side copy produced ETag {etag}, the source has {}", source.etag)
             })?;
         }
         Ok(())
@@ -140,7 +141,7 @@ impl Engine<'_> {
                 let upload_id = upload_id.as_str();
                 async move {
                     let n = i as i32 + 1;
-                    let etag = self
+                    let written = self
                         .dest
                         .upload_part_copy(
                             self.dest_bucket(),
@@ -151,7 +152,7 @@ impl Engine<'_> {
                         )
                         .await
                         .map_err(|f| self.dest_error("copying (server-side) a part to", key, f))?;
-                    Ok(UploadedPart { number: n, etag })
+                    Ok(UploadedPart { number: n, etag: written.etag })
                 }
             })
             .buffer_unordered(self.settings.part_concurrency)
@@ -187,11 +188,12 @@ impl Engine<'_> {
                     .await;
             }
         }
-        let etag = self.complete_multipart(key, &upload_id, &parts, &mut guard, condition).await?;
+        let written = self.complete_multipart(key, &upload_id, &parts, &mut guard, condition).await?;
+        self.verify_crc64(key, "server-side multipart copy", source.crc64, None, written.crc64)?;
         if keeps_etag {
-            let written = normalize_etag(&etag);
-            self.verify(key, written == source.etag, || {
-                format!("server-side copy produced ETag {written}, the source has {}", source.etag)
+            let etag = normalize_etag(&written.etag);
+            self.verify(key, etag == source.etag, || {
+                format!("server-side copy produced ETag {etag}, the source has {}", source.etag)
             })?;
         }
         Ok(())

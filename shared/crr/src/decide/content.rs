@@ -2,10 +2,11 @@
 //! state alone: the content first, then what travels with it. Before anything is
 //! overwritten, [`overwrite_guard`] asks whether the destination holds newer content.
 
+use super::integrity::same_content;
 use crate::config::{KmsPolicy, Rule};
 use crate::decide::gone::gone_decision;
 use crate::decide::order::{newer, went_back};
-use crate::object::{ObjectState, Tags};
+use crate::object::{ObjectState, ObjectType, Restore, Tags};
 use crate::outcome::Decision;
 
 /// First step: decide on content. `Identical` here means "same content"; the caller
@@ -32,7 +33,7 @@ pub fn content_decision(
     }
     match replica {
         None => Decision::Copy,
-        Some(r) if r.has_content_of(source) => Decision::Identical,
+        Some(r) if same_content(source, r) => Decision::Identical,
         Some(r) => overwrite_guard(source, r, source_bucket, rule).unwrap_or(Decision::Copy),
     }
 }
@@ -48,6 +49,47 @@ pub fn overwrite_guard(source: &ObjectState, dest: &ObjectState, source_bucket: 
         newer(dest, source).then_some(Decision::DestinationNewer)
     } else {
         None
+    }
+}
+
+/// For a symlink replicated as a symlink: the replica holds the source's "content"
+/// when it is a symlink to the same target. (A HEAD of a symlink describes its
+/// target, so sizes and ETags say nothing about the link itself.)
+pub fn symlink_decision(source_target: &str, replica: Option<&ObjectState>, replica_target: Option<&str>) -> Decision {
+    match (replica, replica_target) {
+        (Some(r), Some(target)) if r.object_type == ObjectType::Symlink && target == source_target => {
+            Decision::Identical
+        }
+        _ => Decision::Copy,
+    }
+}
+
+/// Whether a symlink is replicated as a symlink: when the destination keeps them
+/// (OSS). Elsewhere the target's bytes are copied under the link's key, as a GET of
+/// the link returns them.
+pub fn replicate_as_symlink(source: &ObjectState, dest_keeps_symlinks: bool) -> bool {
+    source.object_type == ObjectType::Symlink && dest_keeps_symlinks
+}
+
+/// Whether the source's bytes can be read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Readable,
+    /// An archived object that nobody asked to restore.
+    NeedsRestore,
+    /// An archived object whose restore has not finished.
+    RestoreInProgress,
+}
+
+/// Archived objects (OSS Archive and colder, S3 Glacier and Deep Archive) must be
+/// restored before a GET or a copy can read them.
+pub fn readiness(source: &ObjectState) -> Readiness {
+    if !source.needs_restore() {
+        Readiness::Readable
+    } else if source.restore == Some(Restore::InProgress) {
+        Readiness::RestoreInProgress
+    } else {
+        Readiness::NeedsRestore
     }
 }
 
@@ -310,6 +352,83 @@ mod tests {
         ];
         for (what, source, dest, rule, want) in rows {
             assert_eq!(overwrite_guard(&source, &dest, "crr-src", rule), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn content_decisions_veto_by_crc64() {
+        let crc = |c: u64| with(state(5, MD5), |s| s.crc64 = Some(c));
+        let put = rule(RuleAction::Put, false);
+        let rows = [
+            ContentRow {
+                what: "an OSS replica with the source's ETag and CRC-64",
+                source: Some(crc(7)),
+                replica: Some(with(crc(7), |r| r.replica_of = Some("crr-src".into()))),
+                rule: put.clone(),
+                want: Decision::Identical,
+            },
+            ContentRow {
+                what: "a replica whose CRC-64 differs is copied again",
+                source: Some(crc(7)),
+                replica: Some(crc(8)),
+                rule: put.clone(),
+                want: Decision::Copy,
+            },
+        ];
+        for row in rows {
+            let got = content_decision(row.source.as_ref(), row.replica.as_ref(), "crr-src", &row.rule);
+            assert_eq!(got, row.want, "{}", row.what);
+        }
+    }
+
+    #[test]
+    fn symlinks() {
+        let link = with(state(5, MD5), |s| s.object_type = ObjectType::Symlink);
+        let plain = state(5, MD5);
+        let rows: [(&str, Option<&ObjectState>, Option<&str>, Decision); 4] = [
+            ("no replica yet", None, None, Decision::Copy),
+            ("a symlink to the same target", Some(&link), Some("target.txt"), Decision::Identical),
+            ("a symlink to another target", Some(&link), Some("other.txt"), Decision::Copy),
+            ("a plain copy of the target's bytes is not the link", Some(&plain), None, Decision::Copy),
+        ];
+        for (what, replica, target, want) in rows {
+            assert_eq!(symlink_decision("target.txt", replica, target), want, "{what}");
+        }
+        let as_link = [
+            ("a symlink into OSS stays a symlink", &link, true, true),
+            ("a symlink into S3 becomes its target's bytes", &link, false, false),
+            ("a plain object is never a symlink", &plain, true, false),
+        ];
+        for (what, source, keeps, want) in as_link {
+            assert_eq!(replicate_as_symlink(source, keeps), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn archived_sources_need_a_restore() {
+        let class = |c: &str, restore: Option<Restore>| {
+            with(state(5, MD5), |s| {
+                s.storage_class = Some(c.into());
+                s.restore = restore;
+            })
+        };
+        let rows = [
+            ("standard objects are readable", class("Standard", None), Readiness::Readable),
+            ("IA objects are readable", class("IA", None), Readiness::Readable),
+            ("Glacier Instant Retrieval is readable", class("GLACIER_IR", None), Readiness::Readable),
+            ("an Archive object nobody restored", class("Archive", None), Readiness::NeedsRestore),
+            ("a Cold Archive object nobody restored", class("ColdArchive", None), Readiness::NeedsRestore),
+            ("an S3 Deep Archive object", class("DEEP_ARCHIVE", None), Readiness::NeedsRestore),
+            (
+                "an Archive object being restored",
+                class("Archive", Some(Restore::InProgress)),
+                Readiness::RestoreInProgress,
+            ),
+            ("a restored Archive object", class("Archive", Some(Restore::Restored)), Readiness::Readable),
+            ("a restored Glacier object", class("GLACIER", Some(Restore::Restored)), Readiness::Readable),
+        ];
+        for (what, source, want) in rows {
+            assert_eq!(readiness(&source), want, "{what}");
         }
     }
 

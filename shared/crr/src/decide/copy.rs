@@ -115,6 +115,10 @@ mod tests {
         ObjectState {
             size,
             etag: etag.into(),
+            server_etag: etag.into(),
+            object_type: crate::object::ObjectType::from_etag(etag),
+            crc64: None,
+            restore: None,
             headers: StandardHeaders::default(),
             metadata: HashMap::new(),
             replica_of: None,

@@ -53,6 +53,10 @@ mod tests {
         ObjectState {
             size: 1,
             etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+            server_etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+            object_type: crate::object::ObjectType::Normal,
+            crc64: None,
+            restore: None,
             headers: StandardHeaders::default(),
             metadata: HashMap::new(),
             replica_of: replica_of.map(str::to_owned),

@@ -1,8 +1,8 @@
 //! Objects and rules for the decisions' table tests.
 
 use crate::arn::RoleArn;
-use crate::config::{Bucket, Endpoint, KmsPolicy, Rule, RuleAction};
-use crate::object::{ObjectState, StandardHeaders};
+use crate::config::{Api, Bucket, Endpoint, KmsPolicy, Rule, RuleAction};
+use crate::object::{ObjectState, ObjectType, StandardHeaders};
 
 /// A rule replicating `crr-src` to `crr-dst`.
 pub fn rule(action: RuleAction, two_way: bool) -> Rule {
@@ -13,6 +13,7 @@ pub fn rule(action: RuleAction, two_way: bool) -> Rule {
         destination: Bucket {
             name: "crr-dst".into(),
             endpoint: Endpoint { url: None, region: "us-east-1".into(), path_style: false },
+            api: Api::S3,
         },
         role: "arn:aws:iam::222222222222:role/crr-replicator".parse::<RoleArn>().expect("a role ARN"),
         historical: true,
@@ -28,6 +29,8 @@ pub fn state(size: u64, etag: &str) -> ObjectState {
     ObjectState {
         size,
         etag: etag.into(),
+        server_etag: etag.into(),
+        object_type: ObjectType::from_etag(etag),
         headers: StandardHeaders { content_type: Some("text/plain".into()), ..Default::default() },
         tag_count: Some(0),
         ..ObjectState::default()

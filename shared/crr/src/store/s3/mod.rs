@@ -2,7 +2,10 @@
 //! seaweedfs, OSS's S3-compatible endpoint). Configured the way those servers
 //! need: path-style when asked, no default CRC checksums or `aws-chunked` bodies
 //! (OSS and many S3-compatible servers reject them), the shared connection pool,
-//! and credentials cached by us rather than by the SDK.
+//! and credentials cached by us rather than by the SDK. Bucket-level operations
+//! are in [`bucket`].
+
+mod bucket;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,12 +29,15 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
     Body, Condition, CopySource, Doomed, List, ListPage, ObjectWrite, PartHead, PendingUpload, Read, Refusal, Upload,
-    UploadedPart,
+    UploadedPart, Written,
 };
 use crate::config::Endpoint;
 use crate::decide::gone::Newest;
 use crate::error::{source_text, Failure, Fault};
-use crate::object::{encode_tags, normalize_etag, Encryption, Listed, Marks, ObjectState, StandardHeaders, Tags};
+use crate::object::{
+    encode_tags, normalize_etag, unquote_etag, Encryption, Listed, Marks, ObjectState, ObjectType, Restore,
+    StandardHeaders, Tags,
+};
 
 #[derive(Clone, Debug)]
 pub struct S3Store {
@@ -136,9 +142,14 @@ macro_rules! object_state_from {
         };
         #[allow(deprecated)]
         let expires = out.expires_string().map(str::to_owned);
+        let etag = out.e_tag().unwrap_or_default();
         ObjectState {
             size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: normalize_etag(out.e_tag().unwrap_or_default()),
+            etag: normalize_etag(etag),
+            server_etag: unquote_etag(etag),
+            object_type: ObjectType::from_etag(&normalize_etag(etag)),
+            crc64: None,
+            restore: out.restore().and_then(Restore::parse),
             headers: StandardHeaders {
                 content_type: out.content_type().map(str::to_owned),
                 cache_control: out.cache_control().map(str::to_owned),
@@ -223,7 +234,7 @@ impl S3Store {
         upload: Upload,
         write: &ObjectWrite<'_>,
         condition: Condition<'_>,
-    ) -> Result<String, Failure> {
+    ) -> Result<Written, Failure> {
         let request = self
             .client
             .put_object()
@@ -234,7 +245,7 @@ impl S3Store {
             .body(byte_stream(upload.body));
         let request = with_condition!(request, condition);
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        Ok(Written::etag(out.e_tag().unwrap_or_default()))
     }
 
     pub async fn copy(
@@ -244,7 +255,7 @@ impl S3Store {
         source: CopySource<'_>,
         write: &ObjectWrite<'_>,
         condition: Condition<'_>,
-    ) -> Result<String, Failure> {
+    ) -> Result<Written, Failure> {
         let request = self
             .client
             .copy_object()
@@ -256,7 +267,7 @@ impl S3Store {
             .tagging_directive(TaggingDirective::Replace);
         let request = with_condition!(request, condition);
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default().to_owned())
+        Ok(Written::etag(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default()))
     }
 
     pub async fn start_upload(&self, bucket: &str, key: &str, write: &ObjectWrite<'_>) -> Result<String, Failure> {
@@ -272,7 +283,7 @@ impl S3Store {
         upload_id: &str,
         number: i32,
         upload: Upload,
-    ) -> Result<String, Failure> {
+    ) -> Result<Written, Failure> {
         let out = self
             .client
             .upload_part()
@@ -286,7 +297,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| Failure::from_sdk(&e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        Ok(Written::etag(out.e_tag().unwrap_or_default()))
     }
 
     pub async fn upload_part_copy(
@@ -296,7 +307,7 @@ impl S3Store {
         upload_id: &str,
         number: i32,
         source: CopySource<'_>,
-    ) -> Result<String, Failure> {
+    ) -> Result<Written, Failure> {
         let out = self
             .client
             .upload_part_copy()
@@ -312,7 +323,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| Failure::from_sdk(&e))?;
-        Ok(out.copy_part_result().and_then(|r| r.e_tag()).unwrap_or_default().to_owned())
+        Ok(Written::etag(out.copy_part_result().and_then(|r| r.e_tag()).unwrap_or_default()))
     }
 
     pub async fn complete_upload(
@@ -322,7 +333,7 @@ impl S3Store {
         upload_id: &str,
         parts: &[UploadedPart],
         condition: Condition<'_>,
-    ) -> Result<String, Failure> {
+    ) -> Result<Written, Failure> {
         let parts =
             parts.iter().map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build()).collect();
         let request = self
@@ -333,7 +344,7 @@ impl S3Store {
             .upload_id(upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
         let out = with_condition!(request, condition).send().await.map_err(|e| Failure::from_sdk(&e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        Ok(Written::etag(out.e_tag().unwrap_or_default()))
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), Failure> {
@@ -506,6 +517,30 @@ impl S3Store {
         let out =
             self.client.get_object_tagging().bucket(bucket).key(key).send().await.map_err(|e| Failure::from_sdk(&e))?;
         Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+    }
+
+    /// S3 has no symbolic links: crr never asks an S3 store for one ([`super::Store::keeps_symlinks`]).
+    pub async fn symlink_target(&self, _bucket: &str, _key: &str) -> Result<String, Failure> {
+        Err(no_symlinks())
+    }
+
+    pub async fn put_symlink(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _target: &str,
+        _write: &ObjectWrite<'_>,
+    ) -> Result<Written, Failure> {
+        Err(no_symlinks())
+    }
+}
+
+fn no_symlinks() -> Failure {
+    Failure {
+        fault: Fault::Permanent,
+        status: None,
+        code: Some("NotImplemented".into()),
+        message: "symbolic links are an OSS feature; the S3 API has none".into(),
     }
 }
 
