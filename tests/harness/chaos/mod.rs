@@ -223,10 +223,12 @@ pub async fn run(config: &Config, history: &[Op]) -> Run {
     let faults = proxy.injected();
     proxy.set_random(None);
 
-    // One backfill pass per rule, then the verdict.
+    // One backfill pass per rule, then the verdict. A deep pass: a tag or metadata
+    // change whose event was lost leaves size and ETag alone, and only a deep pass
+    // compares the rest (README, Backfill).
     let mut verdict = Verdict::default();
     for &rule in &rules {
-        let mut args = vec!["--mode", "changed", "--restart"];
+        let mut args = vec!["--mode", "changed", "--restart", "--deep"];
         if config.kind == Kind::All {
             args.push("--mirror");
         }
