@@ -661,7 +661,11 @@ def start_weed():
     spawn(
         [str(weed), "mini", f"-dir={WEED_DIR}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
-         "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+         "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+         # Every bucket is a collection with volumes of its own: tests create many
+         # buckets (the chaos test two per run), more than the default count that
+         # free disk space divided by the volume size allows.
+         "-volume.max=1000", "-master.volumeSizeLimitMB=64"],
         WEED_PID_FILE, WEED_LOG_FILE, weed_alive, f"seaweedfs on {FAST_S3_ENDPOINT}",
         f"if ports {p}-{p + 3} (or {p + 10000}-{p + 10003}) are taken, choose another base with CRR_LOCAL_S3_PORT",
         seconds=30,

@@ -36,6 +36,10 @@ pub struct BackfillArgs {
     /// Also delete replicas whose source is gone (rules with action ALL, crr's replicas only).
     #[arg(long)]
     pub mirror: bool,
+    /// Also compare headers, metadata and tags of objects whose size and ETag agree,
+    /// and bring them in line (a HEAD of each side per object).
+    #[arg(long)]
+    pub deep: bool,
     /// Split each scope into this many key ranges run in parallel.
     #[arg(long)]
     pub shards: Option<u32>,
@@ -71,6 +75,7 @@ impl BackfillArgs {
             dry_run: self.dry_run,
             time_budget_seconds: self.time_budget,
             mirror: self.mirror,
+            deep: self.deep,
             shards: self.shards,
             shard: self.shard,
             restart: self.restart,

@@ -500,8 +500,23 @@ pub fn describe_decision(decision: &Decision, request: &Request, files: &[PathBu
     lines
 }
 
+/// A policy is a few kilobytes (S3 allows 20 KB, RAM 6 KB): a file larger than this
+/// is refused before it is read.
+const MAX_POLICY_FILE: u64 = 1024 * 1024;
+
 fn read_file(path: &Path, what: &str) -> anyhow::Result<String> {
-    fs::read_to_string(path).map_err(|e| anyhow!("cannot read {what} file {}: {e}; check the path", path.display()))
+    use std::io::Read;
+    let cannot = |e: std::io::Error| anyhow!("cannot read {what} file {}: {e}; check the path", path.display());
+    let file = fs::File::open(path).map_err(cannot)?;
+    if file.metadata().map_err(cannot)?.len() > MAX_POLICY_FILE {
+        return Err(anyhow!("{what} file {} is larger than {MAX_POLICY_FILE} bytes; is it a policy?", path.display()));
+    }
+    let mut text = String::new();
+    file.take(MAX_POLICY_FILE + 1).read_to_string(&mut text).map_err(cannot)?;
+    if text.len() as u64 > MAX_POLICY_FILE {
+        return Err(anyhow!("{what} file {} is larger than {MAX_POLICY_FILE} bytes; is it a policy?", path.display()));
+    }
+    Ok(text)
 }
 
 fn read_policy(path: &Path, what: &str) -> anyhow::Result<Policy> {

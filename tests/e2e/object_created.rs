@@ -151,6 +151,9 @@ async fn awkward_keys_metadata_and_tags_travel() {
     assert_eq!(replica_meta.remove("crr-replica-of").as_deref(), Some(setup.src_bucket.as_str()));
     // The replica's own ETag is the source's, so it records none.
     assert_eq!(replica_meta.remove("crr-source-etag"), None);
+    // It records when the source wrote the content (the order of writes).
+    let written = a.last_modified().unwrap().secs().to_string();
+    assert_eq!(replica_meta.remove("crr-source-mtime"), Some(written));
     assert_eq!(a.metadata().unwrap(), &replica_meta);
     let want = vec![("class".to_string(), "a b".to_string()), ("team".to_string(), "data".to_string())];
     assert_eq!(tags(&src, &setup.src_bucket, "meta/report.csv").await, want);
@@ -386,8 +389,8 @@ async fn wrong_roles_give_clear_errors_and_write_nothing() {
     assert!(message.contains(&dst_object), "the message names the object: {message}");
     assert!(
         message.contains(&format!(
-            "destination bucket {} does not exist at the configured endpoint (CRR_DEST_BUCKET / CRR_DEST_ENDPOINT)",
-            setup.dst_bucket
+            "destination bucket {} does not exist at {} (CRR_DEST_BUCKET / CRR_DEST_ENDPOINT",
+            setup.dst_bucket, setup.endpoint
         )),
         "and what to check: {message}"
     );
@@ -575,6 +578,8 @@ impl SameEndpoint {
             assert_ne!(a.e_tag(), b.e_tag(), "ETag of {key:?}");
             assert_eq!(recorded.as_deref(), a.e_tag().map(|e| e.trim_matches('"')), "recorded ETag of {key:?}");
         }
+        let written = a.last_modified().map(|t| t.secs().to_string());
+        assert_eq!(replica_meta.remove("crr-source-mtime"), written, "when the source wrote {key:?}");
         assert_eq!(a.metadata().cloned().unwrap_or_default(), replica_meta, "user metadata of {key:?}");
         let want = vec![("class".to_string(), "a b".to_string()), ("team".to_string(), "data".to_string())];
         assert_eq!(tags(&self.s3, &self.src, key).await, want, "tags of source {key:?}");

@@ -7,7 +7,7 @@
 use crr::crc64;
 use crr::error::Fault;
 use crr::object::{hex, Encryption, ObjectType, StandardHeaders, Tags};
-use crr::store::{Condition, CopySource, List, ObjectWrite, Read, Upload, UploadedPart, Versioning};
+use crr::store::{Condition, CopySource, Doomed, List, ObjectWrite, Read, Upload, UploadedPart, Versioning};
 use crr_e2e::*;
 
 const KIB: usize = 1024;
@@ -97,7 +97,7 @@ async fn objects_round_trip_with_their_oss_headers_crc64_and_upper_case_etags() 
     // CopyObject replaces metadata and tags, held to the source's ETag.
     let copy_write = ObjectWrite { metadata: [("copied".to_string(), "yes".to_string())].into(), ..Default::default() };
     let source = CopySource { bucket: &bucket, key: "dir/report.csv", if_match: Some(&state.server_etag), range: None };
-    let copied = store.copy(&bucket, "dir/copy.csv", source, &copy_write).await.expect("CopyObject");
+    let copied = store.copy(&bucket, "dir/copy.csv", source, &copy_write, Condition::Always).await.expect("CopyObject");
     assert_eq!(copied.crc64, Some(crc64::checksum(&data)));
     let copy_state = store.head(&bucket, "dir/copy.csv", Read::default()).await.unwrap();
     assert_eq!(copy_state.metadata.get("copied").map(String::as_str), Some("yes"));
@@ -127,7 +127,10 @@ async fn multipart_uploads_part_copies_listings_and_batch_deletes() {
         CopySource { bucket: &bucket, key: "mp/other.bin", if_match: None, range: Some((1000, 20 * KIB as u64)) };
     let w = store.upload_part_copy(&bucket, "mp/whole.bin", &id, 3, range).await.expect("UploadPartCopy");
     done.push(UploadedPart { number: 3, etag: w.etag });
-    let completed = store.complete_upload(&bucket, "mp/whole.bin", &id, &done).await.expect("CompleteMultipartUpload");
+    let completed = store
+        .complete_upload(&bucket, "mp/whole.bin", &id, &done, Condition::Always)
+        .await
+        .expect("CompleteMultipartUpload");
     let mut whole = parts.concat();
     whole.extend_from_slice(&other[1000..1000 + 20 * KIB]);
     assert_eq!(completed.crc64, Some(crc64::checksum(&whole)), "OSS combines the parts' CRC-64s");
@@ -164,8 +167,8 @@ async fn multipart_uploads_part_copies_listings_and_batch_deletes() {
     assert_eq!(by_dir.objects.len(), 3);
 
     // DeleteMultipleObjects (with its Content-MD5); a missing key is deleted too.
-    let mut doomed: Vec<&str> = keys.to_vec();
-    doomed.push("list/never-there");
+    let mut doomed: Vec<Doomed> = keys.iter().map(|&key| Doomed { key, etag: None }).collect();
+    doomed.push(Doomed { key: "list/never-there", etag: None });
     let refused = store.delete_many(&bucket, &doomed).await.expect("DeleteMultipleObjects");
     assert!(refused.is_empty(), "{refused:?}");
     let after = store.list(&bucket, List { prefix: "list/", ..List::default() }).await.unwrap();

@@ -11,7 +11,7 @@ use std::panic::AssertUnwindSafe;
 
 use crr::crc64;
 use crr::object::{Encryption, ObjectState, StandardHeaders, Tags};
-use crr::store::{ObjectWrite, Read};
+use crr::store::{Doomed, ObjectWrite, Read};
 use crr_e2e::pairs::{Pair, Side, World, PAIRS};
 use crr_e2e::*;
 use futures::future::join_all;
@@ -213,7 +213,11 @@ async fn deletes_follow_under_all_rules_and_never_under_put_rules_in_every_pair(
         let event = world.event(pair, "ObjectCreated:PutObject", "ObjectCreated:Put", &key, Some(&state));
         assert_eq!(only_result(pair, &world.invoke(&created, event).await)["outcome"], "copy");
 
-        let deleted = world.src_store(pair).delete_many(world.src_bucket(pair), &[key.as_str()]).await.unwrap();
+        let deleted = world
+            .src_store(pair)
+            .delete_many(world.src_bucket(pair), &[Doomed { key: key.as_str(), etag: None }])
+            .await
+            .unwrap();
         assert!(deleted.is_empty(), "{deleted:?}");
         let removed = world.event(pair, "ObjectRemoved:DeleteObject", "ObjectRemoved:Delete", &key, None);
         let kept = only_result(pair, &world.invoke(&put_rule, removed.clone()).await);

@@ -368,7 +368,7 @@ async fn the_seed_s_flow_replicates_the_local_oss_server_s_own_events_across_acc
     }
 
     // Action ALL: the source's delete event removes the replica.
-    src.delete(&oss.src_bucket, keys[0], None).await.unwrap();
+    src.delete_version(&oss.src_bucket, keys[0], None).await.unwrap();
     wait_until("the replica of the deleted object removed", Duration::from_secs(60), || async {
         dst.head(&oss.dst_bucket, keys[0], Read::default()).await.found().unwrap().is_none()
     })

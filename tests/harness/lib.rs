@@ -5,9 +5,11 @@
 //! built in the same profile as the tests; `scripts/test` arranges both. The local
 //! OSS server's side of a setup is in [`oss`].
 
-mod faults;
+pub mod chaos;
+pub mod fast;
 pub mod oss;
 pub mod pairs;
+mod proxy;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -21,11 +23,11 @@ use aws_credential_types::Credentials;
 use bytes::Bytes;
 use crr::config::Endpoint;
 use crr_cli::dev::{PlatformIdentity, Pump, PumpConfig, Routes};
-pub use faults::{Answer, Fault, FaultProxy, Gate};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 pub use oss::{oss_event, OssFacts};
+pub use proxy::{Answer, Fault, FaultCounts, FaultProxy, Gate, RandomFaults};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
@@ -423,6 +425,23 @@ pub struct Reply {
 /// POSTs `body` to `url` with `headers`, on a new connection.
 pub async fn post(url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
     Invoker::new().post(url, body, headers).await
+}
+
+/// [`post`], with a failed connection (a killed function, say) as an error.
+pub async fn try_post(url: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Result<Reply, String> {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(body.into())).map_err(|e| e.to_string())?;
+    let resp = client.request(req).await.map_err(|e| format!("invoking {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.map_err(|e| format!("reading the reply of {url}: {e}"))?.to_bytes();
+    let json =
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    Ok(Reply { status, headers, json })
 }
 
 /// An HTTP client that keeps its connections, as the platform does between invocations.

@@ -185,7 +185,7 @@ impl World {
             let w = store.upload_part(bucket, key, &id, n, Upload::bytes(part.clone())).await.unwrap();
             done.push(UploadedPart { number: n, etag: w.etag });
         }
-        store.complete_upload(bucket, key, &id, &done).await.unwrap();
+        store.complete_upload(bucket, key, &id, &done, crr::store::Condition::Always).await.unwrap();
         store.head(bucket, key, Read::default()).await.unwrap()
     }
 

@@ -73,12 +73,12 @@ pub(super) async fn run_probe(dest: &Store, bucket: &str, kms_key: Option<&str>)
         .head(bucket, &key, Read::default())
         .await
         .map(|state| Stored { size: state.size, encryption: state.encryption });
-    let deleted = dest.delete(bucket, &key, None).await;
+    let deleted = dest.delete_version(bucket, &key, None).await;
     let mut leftover_version = false;
     if let (Some(version), Ok(marker)) = (&version, &deleted) {
         // Versioned: the delete left the probe as a noncurrent version behind a marker.
         for id in std::iter::once(version.as_str()).chain(marker.version_id.as_deref()) {
-            leftover_version |= dest.delete(bucket, &key, Some(id)).await.is_err();
+            leftover_version |= dest.delete_version(bucket, &key, Some(id)).await.is_err();
         }
     }
     ProbeOutcome {

@@ -17,7 +17,7 @@ use crate::activity::InstanceActivity;
 use crate::backfill::state::sanitize;
 use crate::error::{Error, Failure};
 use crate::object::RESERVED_PREFIX;
-use crate::store::{Condition, Found, List, ObjectWrite, Store, Upload};
+use crate::store::{Condition, Doomed, Found, List, ObjectWrite, Store, Upload};
 
 /// Reports older than this are no instance's any more: two hours, twice what a reader shows.
 pub const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
@@ -116,9 +116,9 @@ pub async fn remove_stale(store: &Store, bucket: &str, rule: &str, now_secs: u64
         .map(|(key, _)| key)
         .collect();
     for batch in stale.chunks(1000) {
-        let keys: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let doomed: Vec<Doomed<'_>> = batch.iter().map(|key| Doomed { key, etag: None }).collect();
         let refused = store
-            .delete_many(bucket, &keys)
+            .delete_many(bucket, &doomed)
             .await
             .map_err(|f| Error::storage("removing stale activity reports in", bucket, &rule_prefix(rule), f))?;
         if let Some(r) = refused.first() {

@@ -3,13 +3,17 @@
 //! * Rule action `PUT` (the default): deletes are not replicated; said in the log and counted.
 //! * The permanent deletion of a specific version is never propagated (protection
 //!   against malicious deletion); a delete marker is, as a delete without version
-//!   (a delete marker again on a versioned destination).
+//!   (a delete marker again on a versioned destination). After a version-specific
+//!   delete the key's current object is brought to the replica: deleting a delete
+//!   marker (an undelete) makes an older version current with no created event, and
+//!   the replica comes back; a replica never goes back to older content, though.
 //! * The reappeared-key guard: if the key exists in the source now (re-created after
 //!   the delete; the event came late or out of order), nothing is deleted and the
 //!   replica is made to match the current object instead. The source is checked
 //!   again after deleting, so a re-creation racing with the delete is repaired too.
 //! * Only crr's own replicas (marked with the source bucket) are deleted, unless the
-//!   rule explicitly allows otherwise; anything else is left alone and reported.
+//!   rule explicitly allows otherwise; anything else is left alone and reported. The
+//!   delete is held to the ETag the replica had when it was checked.
 //! * Up to 1000 keys go in one batch delete; outcomes are reported per key.
 //! * Every check and delete retries transient faults as object-created does, within
 //!   the invocation's deadline, also for the keys a batch delete refused with one.
@@ -30,6 +34,7 @@ use crate::outcome::{CopyOutcome, DeleteOutcome};
 use crate::replicator::Replicator;
 use crate::report::{Outcome, RecordResult, Report};
 use crate::retry::retry;
+use crate::store::Doomed;
 
 /// A record to check for one rule: where its result goes, the rule, the event.
 struct Candidate {
@@ -38,16 +43,19 @@ struct Candidate {
     event: usize,
 }
 
-/// A key to delete for one rule, with where its result goes.
+/// A key to delete for one rule, with where its result goes and the ETag its
+/// replica had when it was checked.
 struct Pending {
     slot: usize,
     key: String,
+    etag: Option<String>,
 }
 
 /// What checking one delete found.
 enum Checked {
     Done(DeleteOutcome, Option<CopyOutcome>),
-    Delete,
+    /// Delete the replica, which had this ETag.
+    Delete(Option<String>),
 }
 
 /// Handles ObjectRemoved events for every matching rule, safely.
@@ -114,8 +122,8 @@ pub async fn object_deleted(
                     result.copied_back(&copy);
                 }
             }
-            Ok(Checked::Delete) => {
-                batches.entry(c.rule).or_default().push(Pending { slot: c.slot, key: result.key.clone() })
+            Ok(Checked::Delete(etag)) => {
+                batches.entry(c.rule).or_default().push(Pending { slot: c.slot, key: result.key.clone(), etag })
             }
             Err(e) => result.failed(&e),
         }
@@ -149,7 +157,15 @@ async fn check_delete(
         })
         .await?;
         if let Some(outcome) = version_decision(status) {
-            return Ok(Checked::Done(outcome, None));
+            // Not propagated. The key's current object may be another one now (an
+            // undelete): the replica is brought in line with it, never rolled back.
+            let copy = match source.source_now(key).await? {
+                Some(now) => {
+                    Some(engine.ensure_replica(key, &Hint { size: Some(now.size), etag: Some(now.etag) }).await?)
+                }
+                None => None,
+            };
+            return Ok(Checked::Done(outcome, copy));
         }
     }
     let source_now = async {
@@ -175,7 +191,7 @@ async fn check_delete(
             );
             Ok(Checked::Done(DeleteOutcome::NotAReplica, None))
         }
-        DeleteOutcome::Deleted => Ok(Checked::Delete),
+        DeleteOutcome::Deleted => Ok(Checked::Delete(replica.map(|r| r.etag))),
         other => Ok(Checked::Done(other, None)),
     }
 }
@@ -202,9 +218,10 @@ async fn delete_batch(
     for p in &pending {
         by_key.entry(p.key.as_str()).or_default().push(p);
     }
-    let keys: Vec<&str> = by_key.keys().copied().collect();
+    let doomed: Vec<Doomed> =
+        by_key.iter().map(|(key, ps)| Doomed { key, etag: ps.first().and_then(|p| p.etag.as_deref()) }).collect();
     let started = Instant::now();
-    let outcomes = engine.delete_replicas(&keys).await;
+    let outcomes = engine.delete_replicas(&doomed).await;
     let ms = started.elapsed().as_millis() as u64;
     for (key, outcome) in outcomes {
         for p in &by_key[key.as_str()] {

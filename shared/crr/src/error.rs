@@ -121,8 +121,22 @@ impl Failure {
         Failure { fault: classify(status, code.as_deref()), status: Some(status), code, message }
     }
 
+    /// A missing object (or version). A missing bucket is not one: see [`Failure::is_missing_bucket`].
     pub fn is_not_found(&self) -> bool {
-        self.status == Some(404) || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound" | "NoSuchVersion"))
+        !self.is_missing_bucket()
+            && (self.status == Some(404)
+                || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound" | "NoSuchVersion")))
+    }
+
+    pub fn is_missing_bucket(&self) -> bool {
+        self.code.as_deref() == Some("NoSuchBucket")
+    }
+
+    /// A conditional write or delete found the object in another state than it
+    /// required: another writer got there first.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status == Some(412)
+            || matches!(self.code.as_deref(), Some("PreconditionFailed" | "ConditionalRequestConflict"))
     }
 
     /// A refusal for want of permission. (S3 and OSS also answer 403 for an archived

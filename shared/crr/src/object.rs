@@ -4,13 +4,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-/// User-metadata key that marks a replica and names its source bucket. Objects
-/// carrying it are never replicated again (so two-way setups do not loop), and
-/// deletes only ever remove objects carrying it.
+/// User-metadata key that marks a replica and names its source bucket. A rule never
+/// copies an object back to the bucket its mark names (so two-way setups do not
+/// loop), and deletes only ever remove objects marked with their own source.
 pub const REPLICA_MARK: &str = "crr-replica-of";
 /// User-metadata key holding the source's ETag when the replica's own ETag cannot
 /// equal it (a different part layout, KMS, or a metadata update by server-side copy).
 pub const SOURCE_ETAG: &str = "crr-source-etag";
+/// User-metadata key holding when the replicated content was written at its origin
+/// (seconds since the epoch): the source's Last-Modified, or the time its own mark
+/// records when the source is itself a replica. Orders writes: a replica never goes
+/// back to older content, and two-way rules keep the last writer.
+pub const SOURCE_MODIFIED: &str = "crr-source-mtime";
+/// User-metadata key holding the version of the source the replica was copied from,
+/// on versioned sources: tells a delete (the version is still there, under a delete
+/// marker) from the permanent deletion of that version (it is gone).
+pub const SOURCE_VERSION: &str = "crr-source-version";
 
 /// Keys under this prefix are crr's own state (backfill checkpoints and leases,
 /// doctor probes): never replicated, compared or deleted by replication.
@@ -107,7 +116,7 @@ impl Restore {
 /// Deep Archive). `GLACIER_IR` is read directly.
 pub const COLD_STORAGE_CLASSES: &[&str] = &["Archive", "ColdArchive", "DeepColdArchive", "GLACIER", "DEEP_ARCHIVE"];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectState {
     pub size: u64,
     /// Lower-case, without quotes: what ETags are compared by.
@@ -127,6 +136,11 @@ pub struct ObjectState {
     pub replica_of: Option<String>,
     /// The source ETag recorded on a replica, if any.
     pub source_etag: Option<String>,
+    /// When the replicated content was written at its origin, recorded on a replica
+    /// ([`SOURCE_MODIFIED`]).
+    pub source_modified: Option<i64>,
+    /// The source version a replica was copied from ([`SOURCE_VERSION`]).
+    pub source_version: Option<String>,
     /// Number of tags if the server said; `None` means unknown.
     pub tag_count: Option<u32>,
     pub encryption: Encryption,
@@ -134,6 +148,27 @@ pub struct ObjectState {
     pub version_id: Option<String>,
     /// Seconds since the epoch.
     pub last_modified: Option<i64>,
+}
+
+/// crr's marks, taken out of an object's user metadata by [`Marks::take`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    pub replica_of: Option<String>,
+    pub source_etag: Option<String>,
+    pub source_modified: Option<i64>,
+    pub source_version: Option<String>,
+}
+
+impl Marks {
+    /// Removes crr's keys from `metadata` (as a HEAD or GET returned it) and reads them.
+    pub fn take(metadata: &mut HashMap<String, String>) -> Marks {
+        Marks {
+            replica_of: metadata.remove(REPLICA_MARK),
+            source_etag: metadata.remove(SOURCE_ETAG).map(|e| normalize_etag(&e)),
+            source_modified: metadata.remove(SOURCE_MODIFIED).and_then(|t| t.trim().parse().ok()),
+            source_version: metadata.remove(SOURCE_VERSION).filter(|v| !v.is_empty()),
+        }
+    }
 }
 
 /// One entry of a listing.
@@ -172,6 +207,17 @@ impl ObjectState {
     pub fn needs_restore(&self) -> bool {
         let cold = self.storage_class.as_deref().is_some_and(|c| COLD_STORAGE_CLASSES.contains(&c));
         cold && self.restore != Some(Restore::Restored)
+    }
+
+    /// True if this object is a replica crr wrote from `source_bucket`.
+    pub fn is_replica_from(&self, source_bucket: &str) -> bool {
+        self.replica_of.as_deref() == Some(source_bucket)
+    }
+
+    /// The version to record on a replica: a real version id (`null` is what an
+    /// unversioned or suspended bucket reports, and names no version to look for).
+    pub fn recordable_version(&self) -> Option<&str> {
+        self.version_id.as_deref().filter(|v| !v.is_empty() && *v != "null")
     }
 }
 

@@ -16,16 +16,35 @@ pub enum Decision {
     Identical,
     /// The source no longer exists: the event is stale.
     SourceGone,
-    /// The source object is itself a replica: never copy it again.
+    /// The source object is a replica of the destination bucket (the reverse rule of
+    /// a two-way pair wrote it): never copied back.
     SourceIsReplica,
     /// KMS-encrypted, and the rule does not replicate KMS-encrypted objects.
     SkippedKms,
+    /// The source is gone and the rule's deletes replicate: crr's own replica was
+    /// removed (its delete was handled before this copy landed, or its event was lost).
+    DeleteReplica,
+    /// The source's versions of the key were deleted for good (no delete marker):
+    /// like a version-specific delete event, never propagated; the replica stays.
+    VersionsDeleted,
+    /// crr's replica holds content written after the source's current content (a
+    /// newer version was deleted for good at the source): never rolled back.
+    ReplicaNewer,
+    /// Two-way rule: the destination's own object was written after the source's
+    /// (last writer wins); it is kept, and the reverse rule copies it to the source.
+    DestinationNewer,
 }
 
 impl Decision {
     /// True when the replica was written (content or metadata).
     pub fn wrote(self) -> bool {
         matches!(self, Decision::Copy | Decision::UpdateMetadata)
+    }
+
+    /// True when the destination holds newer content than the source and was left
+    /// as it is: reported, never silent.
+    pub fn kept_newer(self) -> bool {
+        matches!(self, Decision::ReplicaNewer | Decision::DestinationNewer)
     }
 }
 

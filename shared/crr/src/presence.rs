@@ -12,7 +12,7 @@ use crate::copy::{source_error, Engine};
 use crate::error::Error;
 use crate::object::ObjectState;
 use crate::retry::retry;
-use crate::store::{Found, List, Read, Store};
+use crate::store::{List, Read, Store};
 
 /// From this many keys, the source is listed once instead of asked key by key.
 const LIST_AT: usize = 32;
@@ -49,9 +49,8 @@ impl SourceView<'_> {
     pub async fn source_now(&self, key: &str) -> Result<Option<ObjectState>, Error> {
         retry(&format!("checking the source of {key}"), self.deadline, |_| async {
             self.store
-                .head(&self.bucket.name, key, Read::default())
+                .head_found(&self.bucket.name, key, Read::default())
                 .await
-                .found()
                 .map_err(|f| source_error(self.bucket, "checking the source of", key, f))
         })
         .await
@@ -130,12 +129,12 @@ impl SourceView<'_> {
     /// gone for good, `Ok(Err(405))` when it is a delete marker.
     pub async fn head_source_version(&self, key: &str, version: &str) -> Result<Result<(), u16>, Error> {
         let read = Read { version_id: Some(version), ..Read::default() };
+        let error = |f| source_error(self.bucket, "checking the deleted version of", key, f);
         match self.store.head(&self.bucket.name, key, read).await {
             Ok(_) => Ok(Ok(())),
-            Err(f) => match f.status {
-                Some(status @ (404 | 405)) => Ok(Err(status)),
-                _ => Err(source_error(self.bucket, "checking the deleted version of", key, f)),
-            },
+            Err(f) if f.status == Some(405) => Ok(Err(405)),
+            // Gone for good, unless the bucket itself is missing.
+            Err(f) => self.store.missing_object(&self.bucket.name, f).await.map(|()| Err(404)).map_err(error),
         }
     }
 }

@@ -1,16 +1,20 @@
 //! Removing replicas, where replication loses data if it is careless: batch
 //! deletes under the retry policy (the whole request after a transient fault,
-//! then just the keys the destination refused with one), and a last look at the
-//! source afterwards, so a key re-created meanwhile gets its replica straight back.
+//! then just the keys the destination refused with one), each key held to the
+//! ETag its replica had when it was checked (servers that honour the condition
+//! refuse a replica that changed since, and the copy engine decides about it
+//! again), and a last look at the source afterwards, so a key re-created meanwhile
+//! gets its replica straight back.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::copy::{Engine, Hint};
+use crate::copy::{Engine, Hint, CHANGED};
 use crate::error::{Error, Fault};
 use crate::lock::{into_inner, lock};
-use crate::outcome::CopyOutcome;
+use crate::outcome::{CopyOutcome, Decision};
 use crate::retry::retry;
+use crate::store::Doomed;
 
 /// A key the destination refused to delete, with why.
 struct Refused {
@@ -22,22 +26,36 @@ struct Refused {
 pub const MAX_BATCH_DELETE: usize = 1000;
 
 impl Engine<'_> {
-    /// Deletes `keys` from the rule's destination in batch requests under the retry
-    /// policy, then checks the source once more: a key re-created meanwhile gets its
-    /// replica back at once. Per key: `Ok(None)` deleted, `Ok(Some(copy))` back in
-    /// the source and replicated again, or why it failed.
-    pub async fn delete_replicas(&self, keys: &[&str]) -> Vec<(String, Result<Option<CopyOutcome>, Error>)> {
-        let mut out = Vec::with_capacity(keys.len());
-        let mut deleted: Vec<&str> = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(MAX_BATCH_DELETE) {
+    /// Deletes `doomed` replicas from the rule's destination in batch requests under
+    /// the retry policy, then checks the source once more: a key re-created meanwhile
+    /// gets its replica back at once. Per key: `Ok(None)` deleted, `Ok(Some(copy))`
+    /// back in the source (or its replica changed since it was checked) and brought
+    /// in line again, or why it failed.
+    pub async fn delete_replicas(&self, doomed: &[Doomed<'_>]) -> Vec<(String, Result<Option<CopyOutcome>, Error>)> {
+        let mut out = Vec::with_capacity(doomed.len());
+        let mut deleted: Vec<&str> = Vec::with_capacity(doomed.len());
+        let mut changed: Vec<&str> = Vec::new();
+        for chunk in doomed.chunks(MAX_BATCH_DELETE) {
             let mut refused: HashMap<String, Error> =
                 self.delete_many_retried(chunk).await.into_iter().map(|r| (r.key, r.error)).collect();
-            for key in chunk {
-                match refused.remove(*key) {
-                    Some(e) => out.push((key.to_string(), Err(e))),
-                    None => deleted.push(key),
+            for d in chunk {
+                match refused.remove(d.key) {
+                    Some(Error::Storage { code: Some(code), .. }) if code == CHANGED => changed.push(d.key),
+                    Some(e) => out.push((d.key.to_string(), Err(e))),
+                    None => deleted.push(d.key),
                 }
             }
+        }
+
+        // A replica that changed since it was checked: the engine decides about it now
+        // (removes it if its source is still gone, keeps a new copy of a re-created one).
+        for key in changed {
+            tracing::info!(key, "the replica changed since it was checked; deciding again");
+            let outcome = self
+                .ensure_replica(key, &Hint::default())
+                .await
+                .map(|o| (o.decision != Decision::DeleteReplica).then_some(o));
+            out.push((key.to_owned(), outcome));
         }
 
         // The re-creation race: a key that is back in the source gets its replica back.
@@ -63,20 +81,20 @@ impl Engine<'_> {
     /// One batch delete under the retry policy: the whole request again after a
     /// transient fault, and again for just the keys the destination refused with one
     /// (SlowDown, InternalError, ServiceUnavailable). Returns the keys still refused, with why.
-    async fn delete_many_retried(&self, keys: &[&str]) -> Vec<Refused> {
-        let pending: Mutex<Vec<&str>> = Mutex::new(keys.to_vec());
+    async fn delete_many_retried(&self, keys: &[Doomed<'_>]) -> Vec<Refused> {
+        let pending: Mutex<Vec<Doomed>> = Mutex::new(keys.to_vec());
         // Refused for good, and refused transiently by the latest request.
         let refused: Mutex<Vec<Refused>> = Mutex::new(Vec::new());
         let latest: Mutex<Vec<Refused>> = Mutex::new(Vec::new());
         let (p, r, l) = (&pending, &refused, &latest);
         let outcome = retry(&format!("deleting {} replicas", keys.len()), self.deadline, move |_| async move {
-            let now: Vec<&str> = lock(p).clone();
+            let now: Vec<Doomed> = lock(p).clone();
             lock(l).clear();
             let failures = self.delete_many(&now).await?;
             let (transient, permanent): (Vec<_>, Vec<_>) =
                 failures.into_iter().partition(|r| r.error.fault() == Fault::Transient);
             lock(r).extend(permanent);
-            *lock(p) = now.into_iter().filter(|k| transient.iter().any(|r| r.key == *k)).collect();
+            *lock(p) = now.into_iter().filter(|d| transient.iter().any(|r| r.key == d.key)).collect();
             let first = transient.first().map(|r| r.error.clone());
             *lock(l) = transient;
             match first {
@@ -91,7 +109,7 @@ impl Engine<'_> {
             if latest.is_empty() {
                 // The request itself failed: so did every key it carried.
                 let pending = into_inner(pending);
-                refused.extend(pending.into_iter().map(|k| Refused { key: k.to_owned(), error: e.clone() }));
+                refused.extend(pending.into_iter().map(|d| Refused { key: d.key.to_owned(), error: e.clone() }));
             } else {
                 refused.extend(latest);
             }
@@ -100,18 +118,24 @@ impl Engine<'_> {
     }
 
     /// One DeleteObjects request; returns the keys the destination refused, with why.
-    async fn delete_many(&self, keys: &[&str]) -> Result<Vec<Refused>, Error> {
+    async fn delete_many(&self, keys: &[Doomed<'_>]) -> Result<Vec<Refused>, Error> {
         let bucket = self.dest_bucket();
         let refusals = self
             .dest
             .delete_many(bucket, keys)
             .await
-            .map_err(|f| self.dest_error("deleting replicas in", keys.first().copied().unwrap_or(""), f))?;
+            .map_err(|f| self.dest_error("deleting replicas in", keys.first().map(|d| d.key).unwrap_or(""), f))?;
         Ok(refusals
             .into_iter()
-            .map(|refusal| {
+            // Gone already (a server holding a key to its ETag says so): what was asked.
+            .filter(|refusal| refusal.code.as_deref() != Some("NoSuchKey"))
+            .map(|mut refusal| {
                 let fault = match refusal.code.as_deref() {
                     Some("InternalError" | "SlowDown" | "ServiceUnavailable") => Fault::Transient,
+                    Some("PreconditionFailed") => {
+                        refusal.code = Some(CHANGED.into());
+                        Fault::Permanent
+                    }
                     _ => Fault::Permanent,
                 };
                 let error = Error::Storage {

@@ -20,6 +20,9 @@ pub struct Report {
     pub not_replicated: usize,
     /// Destination objects crr did not write, left in place.
     pub left_alone: usize,
+    /// The destination holds newer content than the source (a newer version deleted
+    /// for good at the source, or a two-way conflict the destination won): kept.
+    pub kept_newer: usize,
     pub ignored: usize,
     pub failed: usize,
     pub bytes: u64,
@@ -132,7 +135,9 @@ impl Report {
         Report {
             records,
             copied: count(&|r| r.copied()),
-            deleted: count(&|r| r.outcome == Some(Outcome::Delete(D::Deleted))),
+            deleted: count(&|r| {
+                matches!(r.outcome, Some(Outcome::Delete(D::Deleted)) | Some(Outcome::Copy(Decision::DeleteReplica)))
+            }),
             unchanged: count(&|r| {
                 !r.copied()
                     && matches!(
@@ -146,9 +151,17 @@ impl Report {
                     )
             }),
             not_replicated: count(&|r| {
-                matches!(r.outcome, Some(Outcome::Delete(D::NotReplicated | D::VersionNotPropagated)))
+                matches!(
+                    r.outcome,
+                    Some(Outcome::Delete(D::NotReplicated | D::VersionNotPropagated))
+                        | Some(Outcome::Copy(Decision::VersionsDeleted))
+                )
             }),
             left_alone: count(&|r| r.outcome == Some(Outcome::Delete(D::NotAReplica))),
+            kept_newer: count(&|r| {
+                matches!(r.outcome, Some(Outcome::Copy(d)) if d.kept_newer())
+                    || r.copy.is_some_and(Decision::kept_newer)
+            }),
             ignored: count(&|r| r.ignored.is_some()),
             failed: count(&|r| r.error.is_some()),
             bytes: results.iter().map(|r| r.bytes).sum(),
@@ -232,22 +245,22 @@ mod tests {
         r
     }
 
-    /// `[copied, deleted, unchanged, not_replicated, left_alone, ignored, failed]`.
-    fn counts(r: &Report) -> [usize; 7] {
-        [r.copied, r.deleted, r.unchanged, r.not_replicated, r.left_alone, r.ignored, r.failed]
+    /// `[copied, deleted, unchanged, not_replicated, left_alone, ignored, failed, kept_newer]`.
+    fn counts(r: &Report) -> [usize; 8] {
+        [r.copied, r.deleted, r.unchanged, r.not_replicated, r.left_alone, r.ignored, r.failed, r.kept_newer]
     }
 
     #[test]
     fn every_outcome_is_counted_once_in_its_column() {
         let back_in_source = RecordResult { copy: Some(Decision::Copy), bytes: 5, ..delete(13, D::SourceExists) };
         let back_and_identical = RecordResult { copy: Some(Decision::Identical), ..delete(14, D::SourceExists) };
-        let cases: Vec<(&str, Vec<RecordResult>, [usize; 7], u64)> = vec![
-            ("nothing", vec![], [0, 0, 0, 0, 0, 0, 0], 0),
-            ("a copy", vec![copy(0, Decision::Copy, 10)], [1, 0, 0, 0, 0, 0, 0], 10),
+        let cases: Vec<(&str, Vec<RecordResult>, [usize; 8], u64)> = vec![
+            ("nothing", vec![], [0, 0, 0, 0, 0, 0, 0, 0], 0),
+            ("a copy", vec![copy(0, Decision::Copy, 10)], [1, 0, 0, 0, 0, 0, 0, 0], 10),
             (
                 "a metadata update counts as copied",
                 vec![copy(0, Decision::UpdateMetadata, 0)],
-                [1, 0, 0, 0, 0, 0, 0],
+                [1, 0, 0, 0, 0, 0, 0, 0],
                 0,
             ),
             (
@@ -259,7 +272,7 @@ mod tests {
                     copy(3, Decision::SkippedKms, 0),
                     delete(4, D::ReplicaAbsent),
                 ],
-                [0, 0, 5, 0, 0, 0, 0],
+                [0, 0, 5, 0, 0, 0, 0, 0],
                 0,
             ),
             (
@@ -270,16 +283,32 @@ mod tests {
                     delete(2, D::VersionNotPropagated),
                     delete(3, D::NotAReplica),
                 ],
-                [0, 1, 0, 2, 1, 0, 0],
+                [0, 1, 0, 2, 1, 0, 0, 0],
                 0,
             ),
             (
                 "a delete that found the key back in the source counts what the replica needed",
                 vec![back_in_source, back_and_identical],
-                [1, 0, 1, 0, 0, 0, 0],
+                [1, 0, 1, 0, 0, 0, 0, 0],
                 5,
             ),
-            ("ignored", vec![ignored(0), ignored(1)], [0, 0, 0, 0, 0, 2, 0], 0),
+            ("ignored", vec![ignored(0), ignored(1)], [0, 0, 0, 0, 0, 2, 0, 0], 0),
+            (
+                "a stale copy that removed crr's replica counts as deleted; versions deleted for good are not replicated",
+                vec![copy(0, Decision::DeleteReplica, 0), copy(1, Decision::VersionsDeleted, 0)],
+                [0, 1, 0, 1, 0, 0, 0, 0],
+                0,
+            ),
+            (
+                "newer content kept in the destination is counted, never silent",
+                vec![
+                    copy(0, Decision::ReplicaNewer, 0),
+                    copy(1, Decision::DestinationNewer, 0),
+                    RecordResult { copy: Some(Decision::ReplicaNewer), ..delete(2, D::VersionNotPropagated) },
+                ],
+                [0, 0, 0, 1, 0, 0, 0, 3],
+                0,
+            ),
         ];
         for (what, results, want, bytes) in cases {
             let records = results.len();

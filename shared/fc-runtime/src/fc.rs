@@ -31,8 +31,8 @@ use tokio::net::TcpListener;
 use crate::invoke::{invoke, Init};
 use crate::{Context, Diagnostic, Error, Handler};
 
-/// Largest event body accepted (Function Compute's synchronous limit is 32 MB).
-const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Largest event body accepted.
+const MAX_BODY: usize = crate::MAX_EVENT;
 
 pub(crate) struct ServerConfig {
     pub addr: SocketAddr,

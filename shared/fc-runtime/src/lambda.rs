@@ -39,7 +39,13 @@ impl RuntimeApi {
         let resp = self.client.request(req).await.map_err(|e| format!("Runtime API {path}: {e}"))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await?.to_bytes();
+        let body = http_body_util::Limited::new(resp.into_body(), crate::MAX_EVENT)
+            .collect()
+            .await
+            .map_err(|e| {
+                format!("Runtime API {path}: the answer is not read whole (limit {} bytes): {e}", crate::MAX_EVENT)
+            })?
+            .to_bytes();
         if !status.is_success() {
             return Err(format!("Runtime API {path} answered {status}: {}", String::from_utf8_lossy(&body)).into());
         }

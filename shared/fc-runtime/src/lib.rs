@@ -37,6 +37,10 @@ mod service;
 use std::future::Future;
 
 pub use context::{Context, Credentials, Platform, Secret};
+
+/// The largest event any of the three modes accepts (Function Compute's synchronous
+/// limit is 32 MB): a bigger one is refused before it is read whole.
+pub const MAX_EVENT: usize = 32 * 1024 * 1024;
 pub use diagnostic::{Diagnostic, TypedError};
 pub use logging::init_logging;
 pub use service::{service_fn, Handler, ServiceFn};

@@ -78,12 +78,29 @@ where
 
 fn read_event(source: &str) -> std::io::Result<Vec<u8>> {
     if source == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf)?;
-        Ok(buf)
+        read_limited(std::io::stdin().lock(), crate::MAX_EVENT)
     } else {
-        std::fs::read(source)
+        let file = std::fs::File::open(source)?;
+        let len = file.metadata()?.len();
+        if len > crate::MAX_EVENT as u64 {
+            return Err(too_big(crate::MAX_EVENT));
+        }
+        read_limited(file, crate::MAX_EVENT)
     }
+}
+
+/// Reads at most `limit` bytes; more is an error, found without reading them all.
+fn read_limited(source: impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    source.take(limit as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > limit {
+        return Err(too_big(limit));
+    }
+    Ok(buf)
+}
+
+fn too_big(limit: usize) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the event is larger than {limit} bytes"))
 }
 
 #[cfg(test)]
@@ -101,6 +118,20 @@ mod tests {
         assert_eq!(a.event, "-");
         assert_eq!(a.timeout, Some(Duration::from_secs(30)));
         assert_eq!(parse(&["--event=e.json"]).unwrap().unwrap().event, "e.json");
+    }
+
+    #[test]
+    fn oversized_events_are_refused_before_they_are_read_whole() {
+        let small = read_limited(&b"{}"[..], 2).unwrap();
+        assert_eq!(small, b"{}");
+        let err = read_limited(std::io::repeat(b' '), 1024).unwrap_err();
+        assert!(err.to_string().contains("larger than 1024 bytes"), "{err}");
+        // A sparse file far beyond the limit is refused by its length alone.
+        let path = std::env::temp_dir().join(format!("fc-runtime-big-{}.json", uuid::Uuid::new_v4()));
+        std::fs::File::create(&path).unwrap().set_len(crate::MAX_EVENT as u64 * 64).unwrap();
+        let err = read_event(path.to_str().unwrap()).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     #[test]

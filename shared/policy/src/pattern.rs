@@ -34,74 +34,86 @@ pub fn matches_ignore_case(pattern: &str, text: &str) -> bool {
     matches(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
 }
 
-/// Whether some string matches both patterns.
+/// Whether some string matches both patterns. Memory is two rows of `b`'s length,
+/// whatever the patterns' lengths.
 pub fn overlaps(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    // reachable[i][j]: the first i characters of a and the first j of b can describe
-    // the same string.
-    let mut reachable = vec![vec![false; b.len() + 1]; a.len() + 1];
-    reachable[0][0] = true;
+    // row[j], for the current i: the first i characters of a and the first j of b
+    // can describe the same string.
+    let mut row = vec![false; b.len() + 1];
+    row[0] = true;
     for i in 0..=a.len() {
+        let mut next = vec![false; b.len() + 1];
         for j in 0..=b.len() {
-            if !reachable[i][j] {
+            if !row[j] {
                 continue;
             }
             let (ca, cb) = (a.get(i).copied(), b.get(j).copied());
             if ca == Some('*') {
                 // a's star ends here, or takes b's next character (a star of b takes it
                 // too: both empty is covered by each ending).
-                reachable[i + 1][j] = true;
+                next[j] = true;
                 if j < b.len() {
-                    reachable[i][j + 1] = true;
+                    row[j + 1] = true;
                 }
             }
             if cb == Some('*') {
-                reachable[i][j + 1] = true;
+                row[j + 1] = true;
                 if i < a.len() {
-                    reachable[i + 1][j] = true;
+                    next[j] = true;
                 }
             }
             if let (Some(x), Some(y)) = (ca, cb) {
                 if x != '*' && y != '*' && (x == y || x == '?' || y == '?') {
-                    reachable[i + 1][j + 1] = true;
+                    next[j + 1] = true;
                 }
             }
         }
+        if i == a.len() {
+            return row[b.len()];
+        }
+        row = next;
     }
-    reachable[a.len()][b.len()]
+    unreachable!("the loop returns at its last row")
 }
 
 /// Whether every string matching `inner` also matches `outer` (sound, not complete:
-/// a `false` may be a pair too clever for this check).
+/// a `false` may be a pair too clever for this check). Memory is two rows of
+/// `inner`'s length.
 pub fn covers(outer: &str, inner: &str) -> bool {
     let outer: Vec<char> = outer.chars().collect();
     let inner: Vec<char> = inner.chars().collect();
-    // covered[i][j]: outer[..i] covers inner[..j].
-    let mut covered = vec![vec![false; inner.len() + 1]; outer.len() + 1];
-    covered[0][0] = true;
+    // row[j], for the current i: outer[..i] covers inner[..j].
+    let mut row = vec![false; inner.len() + 1];
+    row[0] = true;
     for i in 0..=outer.len() {
+        let mut next = vec![false; inner.len() + 1];
         for j in 0..=inner.len() {
-            if !covered[i][j] {
+            if !row[j] {
                 continue;
             }
-            let next = inner.get(j).copied();
+            let following = inner.get(j).copied();
             match outer.get(i).copied() {
                 Some('*') => {
-                    covered[i + 1][j] = true;
-                    if next.is_some() {
+                    next[j] = true;
+                    if following.is_some() {
                         // outer's star swallows anything inner can produce there.
-                        covered[i][j + 1] = true;
+                        row[j + 1] = true;
                     }
                 }
                 // `?` covers one character, and inner's `?` (one character), not `*`.
-                Some('?') if next.is_some_and(|c| c != '*') => covered[i + 1][j + 1] = true,
-                Some(c) if c != '*' && c != '?' && next == Some(c) => covered[i + 1][j + 1] = true,
+                Some('?') if following.is_some_and(|c| c != '*') => next[j + 1] = true,
+                Some(c) if c != '*' && c != '?' && following == Some(c) => next[j + 1] = true,
                 _ => {}
             }
         }
+        if i == outer.len() {
+            return row[inner.len()];
+        }
+        row = next;
     }
-    covered[outer.len()][inner.len()]
+    unreachable!("the loop returns at its last row")
 }
 
 /// `overlaps` for ARNs (`acs:...` in 5 fields, `arn:...` in 6): field by field, since a

@@ -16,8 +16,15 @@ pub struct Counters {
     pub missing: u64,
     pub extra: u64,
     pub deleted: u64,
-    /// Mirror mode: destination-only objects kept because crr did not write them for this source.
+    /// Mirror mode: destination-only objects kept because crr did not write them for
+    /// this source, or because their source's versions were deleted for good.
     pub left_alone: u64,
+    /// Keys whose destination holds newer content than the source (a newer version
+    /// deleted for good at the source, or a two-way conflict the destination won):
+    /// kept, never rolled back.
+    pub kept_newer: u64,
+    /// Incomplete multipart uploads abandoned by copies that did not finish, aborted.
+    pub aborted_uploads: u64,
     pub bytes: u64,
     pub failed: u64,
 }
@@ -32,6 +39,8 @@ impl AddAssign for Counters {
         self.extra += o.extra;
         self.deleted += o.deleted;
         self.left_alone += o.left_alone;
+        self.kept_newer += o.kept_newer;
+        self.aborted_uploads += o.aborted_uploads;
         self.bytes += o.bytes;
         self.failed += o.failed;
     }

@@ -7,6 +7,8 @@
 //! two runners of one scope apart ([`state`]). Large buckets split into shards by
 //! key range ([`shard`]) that run in parallel.
 
+pub mod abandoned;
+mod act;
 pub mod actions;
 pub mod counters;
 pub mod lister;
@@ -92,6 +94,7 @@ pub async fn run(
         mode: request.mode,
         dry_run: request.dry_run,
         mirror: request.mirror,
+        deep: request.deep,
         restart: request.restart,
         deadline,
         progress,

@@ -70,6 +70,11 @@ pub struct Request {
     /// ALL only, crr's replicas only).
     #[serde(default)]
     pub mirror: bool,
+    /// Also compare what travels with objects whose size and ETag agree (headers,
+    /// metadata, tags: a HEAD of each side, and their tags when tagged), and bring
+    /// it in line: repairs metadata and tag changes whose events were lost.
+    #[serde(default)]
+    pub deep: bool,
     /// Run the key space as this many shards in parallel.
     pub shards: Option<u32>,
     /// Run only this shard.
@@ -94,7 +99,7 @@ pub struct BackfillEvent {
 }
 
 pub const EXPECTED_SHAPE: &str = "a backfill request such as {\"rule\": \"default\", \"prefix\": \"logs/\", \
-\"mode\": \"missing\" | \"changed\" | \"verify\", \"dryRun\": false, \"timeBudgetSeconds\": 600, \"mirror\": false, \
+\"mode\": \"missing\" | \"changed\" | \"verify\", \"dryRun\": false, \"timeBudgetSeconds\": 600, \"mirror\": false, \"deep\": false, \
 \"shards\": 4, \"shard\": \"0/4\", \"restart\": false} (every field optional), or a Timer trigger event whose payload is such a request";
 
 impl BackfillEvent {

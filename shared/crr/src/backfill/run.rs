@@ -7,22 +7,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::actions::{action, Action, Policy};
+use super::abandoned::abort_abandoned;
+use super::act::{act, SHOWN};
+use super::actions::Policy;
 use super::lister::{Lister, Range};
-use super::march::{march, Diff, Listed};
+use super::march::{march, Listed};
 use super::request::Mode;
 use super::state::{now_rfc3339, now_secs, short_hash, Acquire, Checkpoint, Counters, StateStore};
 use crate::config::RuleAction;
-use crate::copy::{Engine, Hint};
+use crate::copy::Engine;
 use crate::error::Error;
 use crate::invocation::Invocation;
-use crate::lock::{into_inner, lock};
-use crate::outcome::{CopyOutcome, Decision};
+use crate::lock::lock;
 use crate::replicator::Replicator;
-use crate::retry::retry;
 
 /// What to pass over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +48,8 @@ pub struct Options<'a> {
     pub mode: Mode,
     pub dry_run: bool,
     pub mirror: bool,
+    /// Compare headers, metadata and tags of objects whose listings agree, too.
+    pub deep: bool,
     pub restart: bool,
     /// Stop cleanly (checkpoint saved) when the next page could not finish before this.
     pub deadline: Option<Instant>,
@@ -107,7 +108,15 @@ pub struct ScopeReport {
     pub mirror_off: Option<String>,
 }
 
-const SHOWN_FAILURES: usize = 20;
+impl ScopeReport {
+    /// Adds a page's failures and keys left alone, up to the few a report shows.
+    fn add_shown(&mut self, mut failures: Vec<String>, mut left_alone: Vec<String>) {
+        failures.truncate(SHOWN.saturating_sub(self.failures.len()));
+        self.failures.extend(failures);
+        left_alone.truncate(SHOWN.saturating_sub(self.left_alone_keys.len()));
+        self.left_alone_keys.extend(left_alone);
+    }
+}
 
 /// Runs one pass (or the rest of one) over `scope`.
 pub async fn run_scope(
@@ -207,6 +216,17 @@ pub async fn run_scope(
         })
     });
 
+    // Uploads abandoned by copies killed mid-way, before this run's own copies begin.
+    if !opts.dry_run && opts.mode != Mode::Verify {
+        let range = (scope.lower.as_deref(), scope.upper.as_deref());
+        let after = r.config.backfill.abandoned_uploads;
+        match abort_abandoned(engine.dest, &rule.destination.name, &scope.prefix, range, after).await {
+            Ok(n) => report.counters.aborted_uploads += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "aborting abandoned multipart uploads failed; the next run tries again")
+            }
+        }
+    }
     let result = pass(r, &engine, &store, scope, opts, since, &run_id, &lost, &mut report).await;
 
     if let Some(task) = renewer {
@@ -302,6 +322,9 @@ async fn pass(
     let mut slowest_page = Duration::ZERO;
     let mut pages = 0u64;
 
+    // Source pages, then what is left of the destination (extra keys): each page
+    // acted on, checkpointed, and the next one begun only if it can end in time.
+    let mut source_done = false;
     loop {
         if lost.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Storage {
@@ -319,17 +342,43 @@ async fn pass(
             return Ok(());
         }
         let page_started = Instant::now();
-        let Some(page) = sources.next().await? else { break };
-        let last = page.last().map(|l| l.key.clone());
-        // Destination entries up to this page's last key.
-        while !replicas_done && replica_buffer.last().map(|l| Some(&l.key) <= last.as_ref()).unwrap_or(true) {
-            match replicas.next().await? {
-                Some(more) => replica_buffer.extend(more),
-                None => replicas_done = true,
+        let page = if source_done { None } else { sources.next().await? };
+        let (diffs, last) = match page {
+            Some(page) => {
+                let last = page.last().map(|l| l.key.clone());
+                // Destination entries up to this page's last key.
+                while !replicas_done && replica_buffer.last().map(|l| Some(&l.key) <= last.as_ref()).unwrap_or(true) {
+                    match replicas.next().await? {
+                        Some(more) => replica_buffer.extend(more),
+                        None => replicas_done = true,
+                    }
+                }
+                (march(&page, &mut replica_buffer, false), last)
             }
-        }
-        let diffs = march(&page, &mut replica_buffer, false);
-        let counted = act(r, engine, diffs, opts, since, report).await;
+            None => {
+                // The source is exhausted: what is left in the destination is extra,
+                // a page at a time.
+                source_done = true;
+                if replica_buffer.is_empty() && !replicas_done {
+                    match replicas.next().await? {
+                        Some(more) => replica_buffer.extend(more),
+                        None => replicas_done = true,
+                    }
+                }
+                if replica_buffer.is_empty() {
+                    break;
+                }
+                let last = replica_buffer.last().map(|l| l.key.clone());
+                (march(&[], &mut replica_buffer, true), last)
+            }
+        };
+        let policy =
+            Policy::new(opts.mode, opts.dry_run, opts.mirror, rule.action == RuleAction::All, since).deep(opts.deep);
+        let page = act(r, engine, diffs, policy).await;
+        let counted = page.counters;
+        r.record_backfill_failures(rule, &page.failures, opts.dry_run);
+        let failures = page.failures.into_iter().map(|(key, e)| format!("{key}: {e}")).collect();
+        report.add_shown(failures, page.left_alone);
         report.counters += counted;
         checkpoint.counters += counted;
         checkpoint.last_key = last;
@@ -342,22 +391,6 @@ async fn pass(
         progress(opts, rule.id.as_str(), scope, &checkpoint, report.counters, started);
     }
 
-    // The source is exhausted: what is left in the destination is extra.
-    loop {
-        let diffs = march(&[], &mut replica_buffer, true);
-        if !diffs.is_empty() {
-            let counted = act(r, engine, diffs, opts, since, report).await;
-            report.counters += counted;
-            checkpoint.counters += counted;
-        }
-        if replicas_done {
-            break;
-        }
-        match replicas.next().await? {
-            Some(more) => replica_buffer.extend(more),
-            None => replicas_done = true,
-        }
-    }
     checkpoint.done = true;
     checkpoint.updated_at = now_rfc3339();
     if !opts.dry_run {
@@ -392,167 +425,6 @@ fn progress_of(rule: &str, scope: &Scope, checkpoint: &Checkpoint, run: Counters
             checkpoint.last_pass_total.map(|t| t.saturating_sub(c.scanned))
         },
         last_key: checkpoint.last_key.clone(),
-    }
-}
-
-/// Acts on a page's differences, at most `concurrency` at a time; returns the counts.
-async fn act(
-    r: &Replicator,
-    engine: &Engine<'_>,
-    diffs: Vec<Diff>,
-    opts: Options<'_>,
-    since: Option<i64>,
-    report: &mut ScopeReport,
-) -> Counters {
-    let policy = Policy::new(opts.mode, opts.dry_run, opts.mirror, engine.rule.action == RuleAction::All, since);
-    let failures: Mutex<Vec<(String, Error)>> = Mutex::new(Vec::new());
-    let to_delete: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let left_alone: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let source_bucket = r.config.source.name.as_str();
-    let counts: Vec<Counters> = stream::iter(diffs.into_iter().map(|d| action(d, &policy)))
-        .map(|a| {
-            let (failures, to_delete, left_alone) = (&failures, &to_delete, &left_alone);
-            async move {
-                match a {
-                    Action::Count(c) => c,
-                    Action::Copy { source, mut counted } => {
-                        let result = backfill_copy(engine, &source).await;
-                        record_copy(&mut counted, &source.key, Some(source.size), result, failures);
-                        counted
-                    }
-                    Action::Compare { source } => {
-                        let mut c = Counters { scanned: 1, ..Counters::default() };
-                        match engine.head_replica(&source.key).await {
-                            Ok(Some(replica)) if replica.source_etag.as_deref() == Some(source.etag.as_str()) => {
-                                c.identical += 1
-                            }
-                            Ok(_) => {
-                                c.different += 1;
-                                if policy.writes && policy.mode == Mode::Changed {
-                                    let result = backfill_copy(engine, &source).await;
-                                    record_copy(&mut c, &source.key, Some(source.size), result, failures);
-                                }
-                            }
-                            Err(e) => fail(&mut c, &source.key, &e, failures),
-                        }
-                        c
-                    }
-                    Action::MirrorDelete { key } => {
-                        let mut c = Counters { extra: 1, ..Counters::default() };
-                        // Only objects crr wrote for this source; the source itself is
-                        // checked just before the delete, below.
-                        match engine.replica_now(&key).await {
-                            Ok(Some(replica)) if replica.replica_of.as_deref() == Some(source_bucket) => {
-                                lock(to_delete).push(key);
-                            }
-                            Ok(Some(other)) => {
-                                c.left_alone += 1;
-                                let why = match other.replica_of {
-                                    Some(of) => format!("a replica of {of}, not of {source_bucket}"),
-                                    None => "not written by crr".to_owned(),
-                                };
-                                tracing::warn!(key = %key, why = %why, "mirror: leaving a destination object crr did not write for this source");
-                                let mut shown = lock(left_alone);
-                                if shown.len() < SHOWN_FAILURES {
-                                    shown.push(format!("{key}: {why}"));
-                                }
-                            }
-                            Ok(None) => {}
-                            Err(e) => fail(&mut c, &key, &e, failures),
-                        }
-                        c
-                    }
-                }
-            }
-        })
-        .buffer_unordered(r.config.backfill.concurrency)
-        .collect()
-        .await;
-    let mut total = Counters::default();
-    for c in counts {
-        total += c;
-    }
-
-    // Mirror mode: crr's replicas whose source is still gone now, in batch deletes.
-    let candidates = into_inner(to_delete);
-    if !candidates.is_empty() {
-        let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
-        let mut gone = Vec::with_capacity(candidates.len());
-        for (key, now) in engine.source_view().sources_now(&candidates).await {
-            match now {
-                Ok(None) => gone.push(key),
-                Ok(Some(_)) => tracing::info!(key = %key, "mirror: the key is back in the source; its replica stays"),
-                Err(e) => fail(&mut total, &key, &e, &failures),
-            }
-        }
-        let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
-        for (key, outcome) in engine.delete_replicas(&gone).await {
-            match outcome {
-                Ok(None) => total.deleted += 1,
-                Ok(Some(copy)) => {
-                    if copy.decision.wrote() {
-                        total.copied += 1;
-                        total.bytes += copy.bytes;
-                    }
-                }
-                Err(e) => fail(&mut total, &key, &e, &failures),
-            }
-        }
-    }
-    let mut shown = into_inner(left_alone);
-    shown.truncate(SHOWN_FAILURES.saturating_sub(report.left_alone_keys.len()));
-    report.left_alone_keys.extend(shown);
-    let mut list = into_inner(failures);
-    r.record_backfill_failures(engine.rule, &list, opts.dry_run);
-    let room = SHOWN_FAILURES.saturating_sub(report.failures.len());
-    list.truncate(room);
-    report.failures.extend(list.into_iter().map(|(key, e)| format!("{key}: {e}")));
-    total
-}
-
-/// Copies one listed source object under the retry policy.
-async fn backfill_copy(engine: &Engine<'_>, source: &Listed) -> Result<CopyOutcome, Error> {
-    let hint = Hint { size: Some(source.size), etag: Some(source.etag.clone()) };
-    retry(&format!("backfilling {}", source.key), engine.deadline, |_| engine.replicate(&source.key, &hint)).await
-}
-
-/// Counts a copy; `bytes` counts the object's size also when it was copied inside
-/// the storage service (server-side copy moves no bytes through the function).
-fn record_copy(
-    c: &mut Counters,
-    key: &str,
-    size: Option<u64>,
-    result: Result<CopyOutcome, Error>,
-    failures: &Mutex<Vec<(String, Error)>>,
-) {
-    match result {
-        Ok(o) => match o.decision {
-            Decision::Copy => {
-                c.copied += 1;
-                c.bytes += o.bytes.max(size.unwrap_or(0));
-            }
-            Decision::UpdateMetadata => {
-                c.copied += 1;
-                c.bytes += o.bytes;
-            }
-            Decision::Identical => {
-                // Written meanwhile (by the event path): nothing to do after all.
-                c.missing = c.missing.saturating_sub(1);
-                c.different = c.different.saturating_sub(1);
-                c.identical += 1;
-            }
-            Decision::SourceGone | Decision::SourceIsReplica | Decision::SkippedKms => {}
-        },
-        Err(e) => fail(c, key, &e, failures),
-    }
-}
-
-fn fail(c: &mut Counters, key: &str, e: &Error, failures: &Mutex<Vec<(String, Error)>>) {
-    c.failed += 1;
-    tracing::error!(key, error = %e, "backfill: failed");
-    let mut shown = lock(failures);
-    if shown.len() < SHOWN_FAILURES {
-        shown.push((key.to_owned(), e.clone()));
     }
 }
 

@@ -109,9 +109,7 @@ impl Config {
 
         let config = match r.opt("CRR_CONFIG") {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::invalid("CRR_CONFIG", &path, format!("a readable configuration file ({e})"))
-                })?;
+                let text = file::read(&path)?;
                 file::parse(&path, &text, &r, &defaults, sts, copy, backfill)?
             }
             None => {
@@ -211,6 +209,9 @@ fn backfill_settings(r: &Reader) -> Result<BackfillSettings, ConfigError> {
     if let Some(v) = range("CRR_BACKFILL_LEASE_SECONDS", 5, 3600, "seconds")? {
         b.lease = Duration::from_secs(v);
     }
+    if let Some(v) = range("CRR_ABANDONED_UPLOAD_SECONDS", 0, 30 * 24 * 3600, "seconds")? {
+        b.abandoned_uploads = Duration::from_secs(v);
+    }
     if let Some(v) = r.opt("CRR_REPLICATE_SINCE") {
         let t =
             aws_smithy_types::DateTime::from_str(&v, aws_smithy_types::date_time::Format::DateTime).map_err(|_| {
@@ -285,5 +286,6 @@ fn rule_from_env(r: &Reader, d: &Defaults) -> Result<Rule, ConfigError> {
             Some(v) => parse_lag_objective("CRR_LAG_OBJECTIVE_SECONDS", &v)?,
             None => DEFAULT_LAG_OBJECTIVE_SECONDS,
         },
+        two_way: r.bool("CRR_TWO_WAY")?.unwrap_or(false),
     })
 }

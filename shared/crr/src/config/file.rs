@@ -8,7 +8,7 @@
 //! `EncryptionConfiguration/ReplicaKmsKeyID`, `RTC` (accepted, not needed). crr adds
 //! `Destination/Endpoint` and `Destination/Region` for S3-compatible destinations and
 //! `StorageClass` for replicas, `DeleteUnmarked` (deletes may remove objects crr did
-//! not write) and `LagObjectiveSeconds` (`crr status --check`). The source bucket comes from `CRR_SOURCE_*` (the XML
+//! not write), `LagObjectiveSeconds` (`crr status --check`) and `TwoWay` (the destination replicates back: the last writer wins). The source bucket comes from `CRR_SOURCE_*` (the XML
 //! belongs to it); a JSON file may name it in `source`.
 
 use serde::Deserialize;
@@ -19,6 +19,30 @@ use super::{
     Config, ConfigError, CopySettings, Defaults, Endpoint, KmsPolicy, Reader, Rule, StsSettings,
     DEFAULT_LAG_OBJECTIVE_SECONDS,
 };
+
+/// The largest rule file read: a `ReplicationConfiguration` of a thousand rules is
+/// far smaller. A bigger file is refused by its length, before it is read.
+pub const MAX_FILE: u64 = 1024 * 1024;
+
+/// The rule file's text, refused unread when it is larger than [`MAX_FILE`].
+pub(crate) fn read(path: &str) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let unreadable =
+        |e: std::io::Error| ConfigError::invalid("CRR_CONFIG", path, format!("a readable configuration file ({e})"));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    let too_big =
+        || ConfigError::invalid("CRR_CONFIG", path, format!("a configuration file of at most {MAX_FILE} bytes"));
+    if len > MAX_FILE {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE + 1).read_to_string(&mut text).map_err(unreadable)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(too_big());
+    }
+    Ok(text)
+}
 
 pub(crate) fn parse(
     path: &str,
@@ -115,6 +139,7 @@ fn xml_rule(
         "StorageClass",
         "DeleteUnmarked",
         "LagObjectiveSeconds",
+        "TwoWay",
     ];
     for c in node.children().filter(|c| c.is_element()) {
         let name = c.tag_name().name();
@@ -201,6 +226,7 @@ fn xml_rule(
 
     let delete_unmarked =
         text_of(node, "DeleteUnmarked").map(|v| parse_bool(&el("DeleteUnmarked"), &v)).transpose()?.unwrap_or(false);
+    let two_way = text_of(node, "TwoWay").map(|v| parse_bool(&el("TwoWay"), &v)).transpose()?.unwrap_or(false);
     let storage_class =
         text_of(node, "StorageClass").map(|s| parse_storage_class(&el("StorageClass"), &s)).transpose()?;
     let lag_objective_seconds = text_of(node, "LagObjectiveSeconds")
@@ -218,6 +244,7 @@ fn xml_rule(
         storage_class,
         delete_unmarked,
         lag_objective_seconds,
+        two_way,
     })
 }
 
@@ -259,6 +286,8 @@ struct JsonRule {
     #[serde(default)]
     delete_unmarked: bool,
     lag_objective_seconds: Option<u64>,
+    #[serde(default)]
+    two_way: bool,
 }
 
 fn parse_json(
@@ -309,6 +338,7 @@ fn parse_json(
                 Some(n) => parse_lag_objective(&el("lagObjectiveSeconds"), &n.to_string())?,
                 None => DEFAULT_LAG_OBJECTIVE_SECONDS,
             },
+            two_way: jr.two_way,
             id,
         });
     }
@@ -393,6 +423,7 @@ mod tests {
     <SyncRole>acs:ram::1234567890123456:role/other</SyncRole>
     <StorageClass>IA</StorageClass>
     <LagObjectiveSeconds>120</LagObjectiveSeconds>
+    <TwoWay>true</TwoWay>
   </Rule>
 </ReplicationConfiguration>"#;
 
@@ -418,6 +449,7 @@ mod tests {
         assert_eq!(logs.kms, KmsPolicy::Skip);
         assert!(logs.destination.endpoint.path_style);
         assert_eq!(logs.storage_class.as_deref(), Some("IA"));
+        assert!(logs.two_way && !video.two_way);
         assert_eq!(logs.role.to_string(), "acs:ram::1234567890123456:role/other");
         assert_eq!(
             (video.lag_objective_seconds, logs.lag_objective_seconds),
@@ -452,7 +484,7 @@ mod tests {
         let json = r#"{
           "source": {"bucket": "crr-src", "endpoint": "http://127.0.0.1:4590", "region": "us-east-1"},
           "rules": [
-            {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r",
+            {"id": "a", "prefixes": ["a/"], "action": "ALL", "role": "arn:aws:iam::222222222222:role/r", "twoWay": true,
              "destination": {"bucket": "dst-a", "endpoint": "http://127.0.0.1:4590"}},
             {"id": "b", "prefixes": ["b/"], "role": "arn:aws:iam::222222222222:role/r", "replicateKms": true,
              "replicaKmsKeyId": "k", "historical": false, "storageClass": "coldarchive", "lagObjectiveSeconds": 30,
@@ -462,6 +494,7 @@ mod tests {
         assert_eq!(c.source.name, "crr-src");
         assert!(c.source.endpoint.path_style);
         assert_eq!(c.rules[0].action, RuleAction::All);
+        assert!(c.rules[0].two_way && !c.rules[1].two_way);
         assert_eq!(c.rules[1].kms, KmsPolicy::Replicate { key_id: "k".into() });
         assert_eq!(c.rules[1].destination.endpoint.region, "cn-shanghai");
         assert_eq!(c.rules[1].destination.api, crate::config::Api::S3, "\"api\" overrides the endpoint's");

@@ -115,6 +115,10 @@ pub struct Rule {
     /// The lag objective: `crr status` flags the rule, and `crr status --check` fails,
     /// when the p99 lag of the last 10 minutes exceeds this many seconds.
     pub lag_objective_seconds: u64,
+    /// The destination also replicates into the source (A→B and B→A): a write at
+    /// the destination that came after the source's is kept, not overwritten
+    /// (last writer wins, see `decide::order`). Off: the source always wins.
+    pub two_way: bool,
 }
 
 /// The lag objective of a rule that sets none: 10 minutes, as OSS Replication Time Control promises.
@@ -195,11 +199,21 @@ pub struct BackfillSettings {
     /// For rules without historical replication: only objects modified at or after
     /// this time (seconds since the epoch) are backfilled.
     pub since: Option<i64>,
+    /// Incomplete multipart uploads in the destination (under a pass's scope) that
+    /// started longer ago than this are abandoned: a function killed mid-copy could
+    /// not abort its own. Longer than any invocation runs.
+    pub abandoned_uploads: Duration,
 }
 
 impl Default for BackfillSettings {
     fn default() -> Self {
-        BackfillSettings { page_size: 1000, concurrency: 32, lease: Duration::from_secs(60), since: None }
+        BackfillSettings {
+            page_size: 1000,
+            concurrency: 32,
+            lease: Duration::from_secs(60),
+            since: None,
+            abandoned_uploads: Duration::from_secs(24 * 3600),
+        }
     }
 }
 

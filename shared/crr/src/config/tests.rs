@@ -28,6 +28,7 @@ fn minimal_config_has_safe_defaults() {
     assert!(rule.historical);
     assert!(!rule.delete_unmarked, "deletes only ever remove crr's own replicas unless asked");
     assert_eq!(rule.lag_objective_seconds, 600, "10 minutes, as OSS RTC");
+    assert!(!rule.two_way, "one-way: the source wins unless the rule says the destination replicates back");
     assert!(rule.prefixes.is_empty());
     assert!(rule.matches("anything/at/all"));
     assert_eq!(rule.destination.name, "crr-dst");
@@ -59,9 +60,11 @@ fn every_env_setting() {
         ("CRR_TAG_COUNTS", "unreported"),
         ("CRR_DELETE_UNMARKED", "true"),
         ("CRR_LAG_OBJECTIVE_SECONDS", "90"),
+        ("CRR_TWO_WAY", "true"),
         ("CRR_BACKFILL_PAGE_SIZE", "200"),
         ("CRR_BACKFILL_CONCURRENCY", "8"),
         ("CRR_BACKFILL_LEASE_SECONDS", "30"),
+        ("CRR_ABANDONED_UPLOAD_SECONDS", "0"),
         ("CRR_REPLICATE_SINCE", "2026-01-31T00:00:00Z"),
     ]);
     let c = Config::from_settings(&settings(&s)).unwrap();
@@ -76,9 +79,16 @@ fn every_env_setting() {
     assert!(!rule.historical);
     assert!(rule.delete_unmarked);
     assert_eq!(rule.lag_objective_seconds, 90);
+    assert!(rule.two_way);
     assert_eq!(
         c.backfill,
-        BackfillSettings { page_size: 200, concurrency: 8, lease: Duration::from_secs(30), since: Some(1_769_817_600) }
+        BackfillSettings {
+            page_size: 200,
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            since: Some(1_769_817_600),
+            abandoned_uploads: Duration::ZERO,
+        }
     );
     assert_eq!(rule.prefixes, vec!["a/", "b/", "c/"]);
     assert!(rule.matches("b/x") && !rule.matches("d/x"));
@@ -227,6 +237,7 @@ fn sizes() {
     assert_eq!(parse_size("x", "1g").unwrap(), 1024 * MIB);
     assert!(parse_size("x", "-1").is_err());
     assert!(parse_size("x", "12 parsecs").is_err());
+    assert!(parse_size("x", "18446744073709551615GiB").is_err(), "a size beyond u64 is refused, not wrapped");
 }
 
 #[test]

@@ -29,9 +29,10 @@ pub(crate) fn parse_size(setting: &str, value: &str) -> Result<u64, ConfigError>
         "g" | "gb" | "gib" => 1024 * MIB,
         _ => 0,
     };
-    match digits.parse::<u64>() {
-        Ok(n) if unit_bytes > 0 => Ok(n * unit_bytes),
-        _ => Err(ConfigError::invalid(setting, value, "a size in bytes, or with a unit: 16MiB, 1GiB")),
+    // A size beyond u64 (16 EiB) is no size at all, not a wrap-around.
+    match digits.parse::<u64>().ok().filter(|_| unit_bytes > 0).and_then(|n| n.checked_mul(unit_bytes)) {
+        Some(bytes) => Ok(bytes),
+        None => Err(ConfigError::invalid(setting, value, "a size in bytes, or with a unit: 16MiB, 1GiB")),
     }
 }
 

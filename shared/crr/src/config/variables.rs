@@ -116,6 +116,11 @@ pub const VARIABLES: &[Variable] = &[
         "the rule's lag objective, 1-86400 s (10 minutes, like OSS RTC): `crr status` flags the rule and `crr status --check` fails when the p99 lag of the last 10 minutes exceeds it",
     ),
     optional(
+        "CRR_TWO_WAY",
+        "`false`",
+        "the destination replicates back into the source (A→B and B→A): a destination object written after the source's is kept, not overwritten; the last writer wins ([Reliability](RELIABILITY.md))",
+    ),
+    optional(
         "CRR_HISTORICAL",
         "`true`",
         "whether backfill copies objects that existed before the rule",
@@ -189,6 +194,11 @@ pub const VARIABLES: &[Variable] = &[
         "CRR_BACKFILL_LEASE_SECONDS",
         "`60`",
         "lifetime of a backfill run's lease, renewed while it runs (5-3600); a crashed run's lease lapses after this",
+    ),
+    optional(
+        "CRR_ABANDONED_UPLOAD_SECONDS",
+        "`86400`",
+        "incomplete multipart uploads in the destination (under a backfill's scope) older than this are aborted by each backfill run: a copy killed mid-way cannot abort its own (0-2592000)",
     ),
     optional(
         "CRR_REPLICATE_SINCE",
@@ -284,9 +294,11 @@ mod variables_tests {
             ("CRR_TAG_COUNTS", "unreported"),
             ("CRR_DELETE_UNMARKED", "true"),
             ("CRR_LAG_OBJECTIVE_SECONDS", "120"),
+            ("CRR_TWO_WAY", "true"),
             ("CRR_BACKFILL_PAGE_SIZE", "500"),
             ("CRR_BACKFILL_CONCURRENCY", "16"),
             ("CRR_BACKFILL_LEASE_SECONDS", "60"),
+            ("CRR_ABANDONED_UPLOAD_SECONDS", "3600"),
             ("CRR_REPLICATE_SINCE", "2026-01-01T00:00:00Z"),
             ("CRR_SOURCE_ACCOUNT_ID", "1234567890123456"),
         ]

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use super::Engine;
 use crate::config::KmsPolicy;
 use crate::decide::copy::MAX_SINGLE_COPY;
+use crate::decide::order::stamp;
 use crate::error::Error;
 use crate::object::{Encryption, ObjectState, Tags, REPLICA_MARK, SOURCE_ETAG};
+use crate::object::{SOURCE_MODIFIED, SOURCE_VERSION};
 use crate::outcome::Method;
-use crate::store::{CopySource, ObjectWrite};
+use crate::store::{Condition, CopySource, ObjectWrite};
 
 impl Engine<'_> {
     /// Everything a replica of `source` is written with. `keeps_etag`: the replica
@@ -34,12 +36,20 @@ impl Engine<'_> {
     /// User metadata of a replica: the source's, plus crr's marks. The source ETag
     /// is recorded only when the replica's own ETag cannot equal it (`keeps_etag`
     /// false): a replica that should carry the source's ETag but does not was not
-    /// written right, and must not pass for identical on the next attempt.
+    /// written right, and must not pass for identical on the next attempt. When the
+    /// content was written at its origin, and the source version copied, are
+    /// recorded for the order of writes and for telling deletes apart.
     fn replica_metadata(&self, source: &ObjectState, keeps_etag: bool) -> HashMap<String, String> {
         let mut m = source.metadata.clone();
         m.insert(REPLICA_MARK.to_owned(), self.source_bucket.name.clone());
         if !keeps_etag {
             m.insert(SOURCE_ETAG.to_owned(), source.etag.clone());
+        }
+        if let Some(stamp) = stamp(source) {
+            m.insert(SOURCE_MODIFIED.to_owned(), stamp.modified.to_string());
+        }
+        if let Some(version) = source.recordable_version() {
+            m.insert(SOURCE_VERSION.to_owned(), version.to_owned());
         }
         m
     }
@@ -80,17 +90,19 @@ impl Engine<'_> {
         source: &ObjectState,
         tags: &Tags,
         replica: Option<&ObjectState>,
+        condition: Condition<'_>,
     ) -> Result<Method, Error> {
         let Some(replica) = replica.filter(|r| r.size <= MAX_SINGLE_COPY) else {
-            return Ok(self.copy(key, source, tags, None).await?.0);
+            return Ok(self.copy(key, source, tags, None, condition).await?.0);
         };
+        // Held to the replica's ETag twice: as the copy's source, and as its destination.
         let itself = CopySource { bucket: self.dest_bucket(), key, if_match: Some(&replica.server_etag), range: None };
         // The copy's own ETag is not checked: the replica records the source's.
         let write = self.replica_write(source, tags, false);
         self.dest
-            .copy(self.dest_bucket(), key, itself, &write)
+            .copy(self.dest_bucket(), key, itself, &write, condition)
             .await
-            .map_err(|f| self.dest_error("updating the metadata of", key, f))?;
+            .map_err(|f| self.write_error("updating the metadata of", key, f, condition))?;
         Ok(Method::MetadataOnly)
     }
 }

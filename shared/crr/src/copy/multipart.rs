@@ -12,7 +12,7 @@ use crate::crc64;
 use crate::error::Error;
 use crate::object::{hex, multipart_etag, normalize_etag, Layout, ObjectState, Tags};
 use crate::retry::retry;
-use crate::store::{hashing, Body, Read, Store, Upload, UploadedPart, Written};
+use crate::store::{hashing, Body, Condition, Read, Store, Upload, UploadedPart, Written};
 
 /// One part written: its number, the ETag the server gave it, the MD5, length and
 /// (when computed) CRC-64 of its bytes.
@@ -57,13 +57,14 @@ impl Engine<'_> {
         upload_id: &str,
         parts: &[UploadedPart],
         guard: &mut AbortGuard,
+        condition: Condition<'_>,
     ) -> Result<Written, Error> {
-        match self.dest.complete_upload(self.dest_bucket(), key, upload_id, parts).await {
+        match self.dest.complete_upload(self.dest_bucket(), key, upload_id, parts, condition).await {
             Ok(written) => {
                 guard.disarm();
                 Ok(written)
             }
-            Err(f) => guard.fail(self.dest_error("completing the multipart upload of", key, f)).await,
+            Err(f) => guard.fail(self.write_error("completing the multipart upload of", key, f, condition)).await,
         }
     }
 
@@ -75,6 +76,7 @@ impl Engine<'_> {
         tags: &Tags,
         layout: &Layout,
         reproduces: bool,
+        condition: Condition<'_>,
     ) -> Result<u64, Error> {
         let keeps_etag = self.parts_keep_etag(source, reproduces);
         let (upload_id, mut guard) = self.start_multipart(key, source, tags, keeps_etag).await?;
@@ -112,7 +114,7 @@ impl Engine<'_> {
         }
         let completed: Vec<UploadedPart> =
             parts.into_iter().map(|p| UploadedPart { number: p.number, etag: p.etag }).collect();
-        let written = self.complete_multipart(key, &upload_id, &completed, &mut guard).await?;
+        let written = self.complete_multipart(key, &upload_id, &completed, &mut guard, condition).await?;
         self.verify_crc64(key, "multipart copy", source.crc64, read_crc64, written.crc64)?;
         if !self.replica_is_kms(source) {
             let etag = normalize_etag(&written.etag);

@@ -51,11 +51,14 @@ impl Engine<'_> {
     }
 
     async fn part_size_of(&self, key: &str, source: &ObjectState, part: u32) -> Result<Option<u64>, Error> {
-        let head = self
-            .source
-            .head_part(&self.source_bucket.name, key, part)
-            .await
-            .map_err(|f| self.source_error("reading the part layout of", key, f))?;
+        let head = self.source.head_part(&self.source_bucket.name, key, part).await.map_err(|mut f| {
+            // No such part (416), or no such object: the source changed since it was read.
+            if f.status == Some(416) || f.is_not_found() {
+                f.status = Some(412);
+                f.message = format!("{}; the source changed while its part layout was read", f.message);
+            }
+            self.source_error("reading the part layout of", key, f)
+        })?;
         // A server that ignores partNumber answers with the whole object.
         let reports_parts = head.parts_count.is_some();
         let len = head.len;

@@ -11,7 +11,7 @@ use crate::decide::copy::{server_side, server_side_copy, Plan, ServerSide, Serve
 use crate::error::Error;
 use crate::object::{md5_from_hex, multipart_etag, normalize_etag, Layout, ObjectState, Tags};
 use crate::outcome::Method;
-use crate::store::{CopySource, Read, UploadedPart};
+use crate::store::{Condition, CopySource, Read, UploadedPart};
 
 impl Engine<'_> {
     fn server_side_allowed(&self, plan: &Plan) -> bool {
@@ -36,14 +36,17 @@ impl Engine<'_> {
         source: &ObjectState,
         tags: &Tags,
         plan: &Plan,
+        condition: Condition<'_>,
     ) -> Result<Option<Method>, Error> {
         if !self.server_side_allowed(plan) || !self.role_reads_source(key).await {
             return Ok(None);
         }
         let result = match server_side_copy(plan, source.size, self.settings.part_size) {
-            ServerSideCopy::Whole => self.server_side_single(key, source, tags).await.map(|_| Method::ServerSide),
+            ServerSideCopy::Whole => {
+                self.server_side_single(key, source, tags, condition).await.map(|_| Method::ServerSide)
+            }
             ServerSideCopy::Parts { layout, reproduces } => self
-                .server_side_multipart(key, source, tags, &layout, reproduces)
+                .server_side_multipart(key, source, tags, &layout, reproduces, condition)
                 .await
                 .map(|_| Method::ServerSideMultipart),
         };
@@ -99,13 +102,19 @@ impl Engine<'_> {
         CopySource { bucket: &self.source_bucket.name, key, if_match: Some(&source.server_etag), range }
     }
 
-    async fn server_side_single(&self, key: &str, source: &ObjectState, tags: &Tags) -> Result<(), Error> {
+    async fn server_side_single(
+        &self,
+        key: &str,
+        source: &ObjectState,
+        tags: &Tags,
+        condition: Condition<'_>,
+    ) -> Result<(), Error> {
         let write = self.replica_write(source, tags, self.whole_keeps_etag(source));
         let written = self
             .dest
-            .copy(self.dest_bucket(), key, self.copy_source(key, source, None), &write)
+            .copy(self.dest_bucket(), key, self.copy_source(key, source, None), &write, condition)
             .await
-            .map_err(|f| self.dest_error("copying (server-side) to", key, f))?;
+            .map_err(|f| self.write_error("copying (server-side) to", key, f, condition))?;
         self.verify_crc64(key, "server-side copy", source.crc64, None, written.crc64)?;
         if self.whole_keeps_etag(source) {
             let etag = normalize_etag(&written.etag);
@@ -123,6 +132,7 @@ impl Engine<'_> {
         tags: &Tags,
         layout: &Layout,
         reproduces: bool,
+        condition: Condition<'_>,
     ) -> Result<(), Error> {
         let keeps_etag = self.parts_keep_etag(source, reproduces);
         let (upload_id, mut guard) = self.start_multipart(key, source, tags, keeps_etag).await?;
@@ -178,7 +188,7 @@ impl Engine<'_> {
                     .await;
             }
         }
-        let written = self.complete_multipart(key, &upload_id, &parts, &mut guard).await?;
+        let written = self.complete_multipart(key, &upload_id, &parts, &mut guard, condition).await?;
         self.verify_crc64(key, "server-side multipart copy", source.crc64, None, written.crc64)?;
         if keeps_etag {
             let etag = normalize_etag(&written.etag);

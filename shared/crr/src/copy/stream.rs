@@ -15,6 +15,7 @@ impl Engine<'_> {
         source: &ObjectState,
         tags: &Tags,
         body: Option<Body>,
+        condition: Condition<'_>,
     ) -> Result<u64, Error> {
         let body = match body {
             Some(b) => b,
@@ -32,9 +33,9 @@ impl Engine<'_> {
         let write = self.replica_write(source, tags, self.whole_keeps_etag(source));
         let written = self
             .dest
-            .put(self.dest_bucket(), key, upload, &write, Condition::Always)
+            .put(self.dest_bucket(), key, upload, &write, condition)
             .await
-            .map_err(|f| self.dest_error("writing", key, f))?;
+            .map_err(|f| self.write_error("writing", key, f, condition))?;
         let read = digest.finish();
         let bytes = read.bytes;
         self.verify(key, bytes == source.size, || format!("{bytes} bytes read, the source has {}", source.size))?;

@@ -1,26 +1,54 @@
 //! What one object needs, decided from the source's and the replica's current
-//! state alone: the content first, then what travels with it.
+//! state alone: the content first, then what travels with it. Before anything is
+//! overwritten, [`overwrite_guard`] asks whether the destination holds newer content.
 
 use super::integrity::same_content;
-use crate::config::KmsPolicy;
+use crate::config::{KmsPolicy, Rule};
+use crate::decide::gone::gone_decision;
+use crate::decide::order::{newer, went_back};
 use crate::object::{ObjectState, ObjectType, Restore, Tags};
 use crate::outcome::Decision;
 
 /// First step: decide on content. `Identical` here means "same content"; the caller
-/// then compares metadata and tags with [`metadata_decision`].
-pub fn content_decision(source: Option<&ObjectState>, replica: Option<&ObjectState>, kms: &KmsPolicy) -> Decision {
+/// then compares metadata and tags with [`metadata_decision`]. `source_bucket` is
+/// the rule's source: the bucket crr's replicas in the destination are marked with.
+pub fn content_decision(
+    source: Option<&ObjectState>,
+    replica: Option<&ObjectState>,
+    source_bucket: &str,
+    rule: &Rule,
+) -> Decision {
     let Some(source) = source else {
-        return Decision::SourceGone;
+        return gone_decision(replica, source_bucket, rule);
     };
-    if source.replica_of.is_some() {
+    // Only the reverse rule of a two-way pair writes objects marked with our
+    // destination into our source: copying them back would loop. A mark naming any
+    // other bucket (a chain A→B→C, an object restored with its metadata) does not
+    // stop replication.
+    if source.is_replica_from(&rule.destination.name) {
         return Decision::SourceIsReplica;
     }
-    if source.is_kms() && *kms == KmsPolicy::Skip {
+    if source.is_kms() && rule.kms == KmsPolicy::Skip {
         return Decision::SkippedKms;
     }
     match replica {
+        None => Decision::Copy,
         Some(r) if same_content(source, r) => Decision::Identical,
-        _ => Decision::Copy,
+        Some(r) => overwrite_guard(source, r, source_bucket, rule).unwrap_or(Decision::Copy),
+    }
+}
+
+/// Whether the destination object must not be overwritten with the source's state
+/// (content or metadata), and why: crr's own replica never goes back to older
+/// content, and under a two-way rule a destination object written after the
+/// source's is the last writer and stays. `None`: overwrite.
+pub fn overwrite_guard(source: &ObjectState, dest: &ObjectState, source_bucket: &str, rule: &Rule) -> Option<Decision> {
+    if dest.is_replica_from(source_bucket) {
+        went_back(source, dest).then_some(Decision::ReplicaNewer)
+    } else if rule.two_way {
+        newer(dest, source).then_some(Decision::DestinationNewer)
+    } else {
+        None
     }
 }
 
@@ -92,40 +120,31 @@ pub fn needs_tags(state: &ObjectState, counts_reported: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-    use crate::object::{Encryption, StandardHeaders};
+    use crate::config::RuleAction;
+    use crate::decide::fixtures::{rule, state, with};
+    use crate::object::Encryption;
 
     const MD5: &str = "5d41402abc4b2a76b9719d911017c592";
+    const OTHER: &str = "0123456789abcdef0123456789abcdef";
 
-    fn state(size: u64, etag: &str) -> ObjectState {
-        ObjectState {
-            size,
-            etag: etag.into(),
-            server_etag: etag.into(),
-            object_type: ObjectType::from_etag(etag),
-            crc64: None,
-            restore: None,
-            headers: StandardHeaders { content_type: Some("text/plain".into()), ..Default::default() },
-            metadata: HashMap::new(),
-            replica_of: None,
-            source_etag: None,
-            tag_count: Some(0),
-            encryption: Encryption::None,
-            storage_class: None,
-            version_id: None,
-            last_modified: None,
-        }
+    /// The source as written at second `at`.
+    fn source(etag: &str, at: i64) -> ObjectState {
+        with(state(5, etag), |s| s.last_modified = Some(at))
     }
 
-    fn with(mut s: ObjectState, f: impl FnOnce(&mut ObjectState)) -> ObjectState {
-        f(&mut s);
-        s
+    /// crr's replica of content written at the source at second `origin`.
+    fn ours(etag: &str, origin: i64) -> ObjectState {
+        with(state(5, etag), |r| {
+            r.replica_of = Some("crr-src".into());
+            r.source_modified = Some(origin);
+            r.last_modified = Some(origin + 100);
+        })
     }
 
-    fn replica_of_src() -> ObjectState {
-        with(state(5, MD5), |r| r.replica_of = Some("crr-src".into()))
+    /// An object someone wrote into the destination at second `at`.
+    fn theirs(etag: &str, at: i64) -> ObjectState {
+        source(etag, at)
     }
 
     fn kms() -> ObjectState {
@@ -136,113 +155,229 @@ mod tests {
         what: &'static str,
         source: Option<ObjectState>,
         replica: Option<ObjectState>,
-        kms: KmsPolicy,
+        rule: Rule,
         want: Decision,
     }
 
     #[test]
     fn content_decisions() {
-        let skip = KmsPolicy::Skip;
+        let put = rule(RuleAction::Put, false);
+        let all = rule(RuleAction::All, false);
+        let two_way = rule(RuleAction::Put, true);
+        let replicate_kms = with_kms(rule(RuleAction::Put, false));
         let rows = [
             ContentRow {
                 what: "nothing anywhere",
                 source: None,
                 replica: None,
-                kms: skip.clone(),
+                rule: all.clone(),
                 want: Decision::SourceGone,
             },
             ContentRow {
-                what: "stale event: the source is gone, a replica stays",
+                what: "stale event under a PUT rule: the replica stays",
                 source: None,
-                replica: Some(replica_of_src()),
-                kms: skip.clone(),
+                replica: Some(ours(MD5, 10)),
+                rule: put.clone(),
+                want: Decision::SourceGone,
+            },
+            ContentRow {
+                what: "the source is gone under an ALL rule: crr's replica goes (its delete came first, or was lost)",
+                source: None,
+                replica: Some(ours(MD5, 10)),
+                rule: all.clone(),
+                want: Decision::DeleteReplica,
+            },
+            ContentRow {
+                what: "the source is gone: an object crr did not write stays, whatever the rule",
+                source: None,
+                replica: Some(theirs(MD5, 10)),
+                rule: all.clone(),
                 want: Decision::SourceGone,
             },
             ContentRow {
                 what: "no replica yet",
-                source: Some(state(5, MD5)),
+                source: Some(source(MD5, 10)),
                 replica: None,
-                kms: skip.clone(),
+                rule: put.clone(),
                 want: Decision::Copy,
             },
             ContentRow {
                 what: "the replica has the content",
-                source: Some(state(5, MD5)),
-                replica: Some(replica_of_src()),
-                kms: skip.clone(),
+                source: Some(source(MD5, 10)),
+                replica: Some(ours(MD5, 10)),
+                rule: put.clone(),
                 want: Decision::Identical,
             },
             ContentRow {
                 what: "sizes differ",
-                source: Some(state(5, MD5)),
-                replica: Some(state(6, MD5)),
-                kms: skip.clone(),
+                source: Some(source(MD5, 10)),
+                replica: Some(with(ours(MD5, 10), |r| r.size = 6)),
+                rule: put.clone(),
                 want: Decision::Copy,
             },
             ContentRow {
-                what: "ETags differ",
-                source: Some(state(5, MD5)),
-                replica: Some(state(5, "00")),
-                kms: skip.clone(),
+                what: "newer content at the source",
+                source: Some(source(MD5, 20)),
+                replica: Some(ours(OTHER, 10)),
+                rule: put.clone(),
                 want: Decision::Copy,
             },
             ContentRow {
-                what: "replicas are never re-replicated",
-                source: Some(replica_of_src()),
-                replica: None,
-                kms: skip.clone(),
+                what: "overwritten in the same second",
+                source: Some(source(MD5, 10)),
+                replica: Some(ours(OTHER, 10)),
+                rule: put.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
+                what: "the source went back (its newest version deleted for good): the replica is not rolled back",
+                source: Some(source(MD5, 10)),
+                replica: Some(ours(OTHER, 20)),
+                rule: all.clone(),
+                want: Decision::ReplicaNewer,
+            },
+            ContentRow {
+                what: "a replica written before crr recorded times can be overwritten",
+                source: Some(source(MD5, 10)),
+                replica: Some(with(ours(OTHER, 20), |r| r.source_modified = None)),
+                rule: put.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
+                what: "one-way: an object someone wrote into the destination later is overwritten (the source wins)",
+                source: Some(source(MD5, 10)),
+                replica: Some(theirs(OTHER, 20)),
+                rule: put.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
+                what: "two-way: the destination's later write wins and stays",
+                source: Some(source(MD5, 10)),
+                replica: Some(theirs(OTHER, 20)),
+                rule: two_way.clone(),
+                want: Decision::DestinationNewer,
+            },
+            ContentRow {
+                what: "two-way: the source's later write wins",
+                source: Some(source(MD5, 20)),
+                replica: Some(theirs(OTHER, 10)),
+                rule: two_way.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
+                what: "two-way, the same second: the greater ETag wins (here the source's)",
+                source: Some(source(MD5, 10)),
+                replica: Some(theirs(OTHER, 10)),
+                rule: two_way.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
+                what: "two-way, the same second: the greater ETag wins (here the destination's)",
+                source: Some(source(OTHER, 10)),
+                replica: Some(theirs(MD5, 10)),
+                rule: two_way.clone(),
+                want: Decision::DestinationNewer,
+            },
+            ContentRow {
+                what: "two-way: the reverse rule's replica in the source is never copied back",
+                source: Some(with(source(MD5, 10), |s| s.replica_of = Some("crr-dst".into()))),
+                replica: Some(theirs(MD5, 10)),
+                rule: two_way.clone(),
                 want: Decision::SourceIsReplica,
             },
             ContentRow {
+                what: "a replica of another bucket (a chain A→B→C, or restored with its metadata) is replicated",
+                source: Some(with(source(MD5, 10), |s| s.replica_of = Some("some-other-bucket".into()))),
+                replica: None,
+                rule: put.clone(),
+                want: Decision::Copy,
+            },
+            ContentRow {
                 what: "a replica with another part layout records the source ETag",
-                source: Some(state(5, MD5)),
-                replica: Some(with(state(5, "0123456789abcdef0123456789abcdef-2"), |r| {
+                source: Some(source(MD5, 10)),
+                replica: Some(with(ours("0123456789abcdef0123456789abcdef-2", 10), |r| {
                     r.source_etag = Some(MD5.into())
                 })),
-                kms: skip.clone(),
+                rule: put.clone(),
                 want: Decision::Identical,
             },
             ContentRow {
                 what: "KMS objects are skipped by default",
                 source: Some(kms()),
                 replica: None,
-                kms: skip.clone(),
+                rule: put.clone(),
                 want: Decision::SkippedKms,
             },
             ContentRow {
                 what: "KMS objects replicate with a destination key",
                 source: Some(kms()),
                 replica: None,
-                kms: KmsPolicy::Replicate { key_id: "d".into() },
+                rule: replicate_kms,
                 want: Decision::Copy,
             },
         ];
         for row in rows {
-            assert_eq!(content_decision(row.source.as_ref(), row.replica.as_ref(), &row.kms), row.want, "{}", row.what);
+            let got = content_decision(row.source.as_ref(), row.replica.as_ref(), "crr-src", &row.rule);
+            assert_eq!(got, row.want, "{}", row.what);
+        }
+    }
+
+    fn with_kms(mut rule: Rule) -> Rule {
+        rule.kms = KmsPolicy::Replicate { key_id: "d".into() };
+        rule
+    }
+
+    #[test]
+    fn metadata_updates_are_guarded_like_content() {
+        let one_way = rule(RuleAction::All, false);
+        let two_way = rule(RuleAction::All, true);
+        let rows = [
+            ("crr's replica, the source moved on", source(MD5, 20), ours(MD5, 10), &one_way, None),
+            (
+                "crr's replica, the source went back",
+                source(MD5, 10),
+                ours(MD5, 20),
+                &one_way,
+                Some(Decision::ReplicaNewer),
+            ),
+            ("one-way: someone's later object", source(MD5, 10), theirs(MD5, 20), &one_way, None),
+            (
+                "two-way: the destination wrote later",
+                source(MD5, 10),
+                theirs(MD5, 20),
+                &two_way,
+                Some(Decision::DestinationNewer),
+            ),
+            ("two-way: the source wrote later", source(MD5, 20), theirs(MD5, 10), &two_way, None),
+        ];
+        for (what, source, dest, rule, want) in rows {
+            assert_eq!(overwrite_guard(&source, &dest, "crr-src", rule), want, "{what}");
         }
     }
 
     #[test]
     fn content_decisions_veto_by_crc64() {
         let crc = |c: u64| with(state(5, MD5), |s| s.crc64 = Some(c));
+        let put = rule(RuleAction::Put, false);
         let rows = [
             ContentRow {
                 what: "an OSS replica with the source's ETag and CRC-64",
                 source: Some(crc(7)),
-                replica: Some(with(crc(7), |r| r.replica_of = Some("src".into()))),
-                kms: KmsPolicy::Skip,
+                replica: Some(with(crc(7), |r| r.replica_of = Some("crr-src".into()))),
+                rule: put.clone(),
                 want: Decision::Identical,
             },
             ContentRow {
                 what: "a replica whose CRC-64 differs is copied again",
                 source: Some(crc(7)),
                 replica: Some(crc(8)),
-                kms: KmsPolicy::Skip,
+                rule: put.clone(),
                 want: Decision::Copy,
             },
         ];
         for row in rows {
-            assert_eq!(content_decision(row.source.as_ref(), row.replica.as_ref(), &row.kms), row.want, "{}", row.what);
+            let got = content_decision(row.source.as_ref(), row.replica.as_ref(), "crr-src", &row.rule);
+            assert_eq!(got, row.want, "{}", row.what);
         }
     }
 
@@ -344,6 +479,17 @@ mod tests {
             MetadataRow {
                 what: "storage class changes (lifecycle transitions) are not replicated",
                 replica: with(src.clone(), |r| r.storage_class = Some("GLACIER".into())),
+                source_tags: none.clone(),
+                replica_tags: none.clone(),
+                want: Decision::Identical,
+            },
+            MetadataRow {
+                what: "crr's own marks are not metadata",
+                replica: with(src.clone(), |r| {
+                    r.replica_of = Some("crr-src".into());
+                    r.source_modified = Some(7);
+                    r.source_version = Some("v".into());
+                }),
                 source_tags: none.clone(),
                 replica_tags: none.clone(),
                 want: Decision::Identical,

@@ -61,6 +61,8 @@ mod tests {
             metadata: HashMap::new(),
             replica_of: replica_of.map(str::to_owned),
             source_etag: None,
+            source_modified: None,
+            source_version: None,
             tag_count: None,
             encryption: Encryption::None,
             storage_class: None,

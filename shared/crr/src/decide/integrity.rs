@@ -78,6 +78,8 @@ mod tests {
             metadata: HashMap::new(),
             replica_of: None,
             source_etag: None,
+            source_modified: None,
+            source_version: None,
             tag_count: None,
             encryption: Encryption::None,
             storage_class: None,

@@ -13,9 +13,11 @@
 //! Which one a bucket gets is [`crate::config::Api`], chosen by endpoint unless
 //! configured. Failures come back as [`Failure`]: the fault class, HTTP status,
 //! service code and message. Callers add what they were doing, to which object,
-//! and the fix.
+//! and the fix. A missing object is an answer ([`Store::head_found`],
+//! [`Store::get_found`]); a missing bucket never is ([`buckets`]).
 
 mod body;
+pub mod buckets;
 pub mod oss;
 pub mod s3;
 mod types;
@@ -27,13 +29,15 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use bytes::Bytes;
 
 pub use self::body::{hashing, Body, Digest, StreamDigest};
+use self::buckets::KnownBuckets;
 pub use self::s3::s3_client;
 pub use self::types::{
-    BucketInfo, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload,
-    UploadedPart, Versioning, Written,
+    BucketInfo, Condition, CopySource, Deleted, Doomed, List, ListPage, ObjectWrite, PartHead, PendingUpload, Read,
+    Refusal, Upload, UploadedPart, Versioning, Written,
 };
 use crate::config::{Api, Endpoint};
-use crate::error::Failure;
+use crate::decide::gone::Newest;
+use crate::error::{Failure, Fault};
 use crate::object::{unquote_etag, ObjectState, Tags};
 
 /// One HTTPS-capable client (rustls with ring) shared by every store and STS client in the process.
@@ -82,6 +86,9 @@ impl Connections {
 #[derive(Clone, Debug)]
 pub struct Store {
     dialect: Dialect,
+    /// Where the service is, as errors name it.
+    endpoint: Arc<str>,
+    buckets: Arc<KnownBuckets>,
 }
 
 #[derive(Clone, Debug)]
@@ -109,11 +116,15 @@ impl Store {
         api: Api,
         credentials: Arc<dyn ProvideCredentials>,
     ) -> Store {
+        let named = match &endpoint.url {
+            Some(url) => url.clone(),
+            None => format!("the default endpoint of region {}", endpoint.region),
+        };
         let dialect = match api {
             Api::S3 => Dialect::S3(s3::S3Store::new(connections.s3(), endpoint, credentials)),
             Api::Oss => Dialect::Oss(oss::OssStore::new(connections.oss(), endpoint, credentials)),
         };
-        Store { dialect }
+        Store { dialect, endpoint: named.into(), buckets: Arc::default() }
     }
 
     /// The API this store speaks.
@@ -128,6 +139,11 @@ impl Store {
     /// copied as bytes.
     pub fn keeps_symlinks(&self) -> bool {
         self.api() == Api::Oss
+    }
+
+    /// The endpoint, as errors name it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The object's state; a missing object is a failure that [`Failure::is_not_found`].
@@ -172,8 +188,9 @@ impl Store {
         key: &str,
         source: CopySource<'_>,
         write: &ObjectWrite<'_>,
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
-        dispatch!(self, s => s.copy(bucket, key, source, write).await)
+        dispatch!(self, s => s.copy(bucket, key, source, write, condition).await)
     }
 
     /// Starts a multipart upload; returns its upload id.
@@ -212,8 +229,9 @@ impl Store {
         key: &str,
         upload_id: &str,
         parts: &[UploadedPart],
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
-        dispatch!(self, s => s.complete_upload(bucket, key, upload_id, parts).await)
+        dispatch!(self, s => s.complete_upload(bucket, key, upload_id, parts, condition).await)
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), Failure> {
@@ -222,13 +240,34 @@ impl Store {
 
     /// Deletes one key, or one version of it (S3 and OSS `DeleteObject`). In a versioned
     /// bucket, a delete without a version leaves a delete marker, whose version comes back.
-    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
-        dispatch!(self, s => s.delete(bucket, key, version_id).await)
+    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+        dispatch!(self, s => s.delete_version(bucket, key, version_id).await)
     }
 
     /// Deletes up to 1000 keys in one request; returns the keys the server refused.
-    pub async fn delete_many(&self, bucket: &str, keys: &[&str]) -> Result<Vec<Refusal>, Failure> {
+    pub async fn delete_many(&self, bucket: &str, keys: &[Doomed<'_>]) -> Result<Vec<Refusal>, Failure> {
         dispatch!(self, s => s.delete_many(bucket, keys).await)
+    }
+
+    /// Deletes one object, only if it still has ETag `if_match` when given (servers
+    /// that do not honour the condition delete it regardless).
+    pub async fn delete(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<(), Failure> {
+        dispatch!(self, s => s.delete(bucket, key, if_match).await)
+    }
+
+    /// Incomplete multipart uploads of keys under `prefix`, every page.
+    pub async fn pending_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<PendingUpload>, Failure> {
+        dispatch!(self, s => s.pending_uploads(bucket, prefix).await)
+    }
+
+    /// The newest entry of `key`'s version history (versioned buckets).
+    pub async fn newest_version(&self, bucket: &str, key: &str) -> Result<Newest, Failure> {
+        dispatch!(self, s => s.newest_version(bucket, key).await)
+    }
+
+    /// Whether `bucket` exists; a bucket the identity may not look at counts as existing.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, Failure> {
+        dispatch!(self, s => s.bucket_exists(bucket).await)
     }
 
     /// One page of keys in order.
@@ -284,6 +323,56 @@ impl Store {
         match &self.dialect {
             Dialect::S3(s) => Some(s.client()),
             Dialect::Oss(_) => None,
+        }
+    }
+}
+
+impl Store {
+    /// The object's state, `None` if there is no object; a missing bucket is a failure
+    /// that names it and the endpoint (see [`buckets`]).
+    pub async fn head_found(&self, bucket: &str, key: &str, read: Read<'_>) -> Result<Option<ObjectState>, Failure> {
+        match self.head(bucket, key, read).await {
+            Ok(state) => Ok(Some(state)),
+            Err(f) => self.missing_object(bucket, f).await.map(|()| None),
+        }
+    }
+
+    /// [`Store::get`], `None` if there is no object; a missing bucket is a failure.
+    pub async fn get_found(
+        &self,
+        bucket: &str,
+        key: &str,
+        read: Read<'_>,
+    ) -> Result<Option<(ObjectState, Body)>, Failure> {
+        match self.get(bucket, key, read).await {
+            Ok(found) => Ok(Some(found)),
+            Err(f) => self.missing_object(bucket, f).await.map(|()| None),
+        }
+    }
+
+    /// `Ok` if `failure` says the object is missing and the bucket is there; the
+    /// failure itself, or one naming the missing bucket and the endpoint, otherwise.
+    pub async fn missing_object(&self, bucket: &str, failure: Failure) -> Result<(), Failure> {
+        if !failure.is_not_found() {
+            return Err(if failure.is_missing_bucket() { self.no_such_bucket(bucket) } else { failure });
+        }
+        if self.buckets.recently_seen(bucket) {
+            return Ok(());
+        }
+        if self.bucket_exists(bucket).await? {
+            self.buckets.seen(bucket);
+            Ok(())
+        } else {
+            Err(self.no_such_bucket(bucket))
+        }
+    }
+
+    fn no_such_bucket(&self, bucket: &str) -> Failure {
+        Failure {
+            fault: Fault::Permanent,
+            status: Some(404),
+            code: Some("NoSuchBucket".into()),
+            message: format!("bucket {bucket} does not exist at {}", self.endpoint),
         }
     }
 }

@@ -170,3 +170,20 @@ pub struct BucketInfo {
     /// Versioning, when the answer carried it (OSS `GetBucketInfo`).
     pub versioning: Option<Versioning>,
 }
+
+/// A key for a batch delete, and the ETag it must still have (servers that honour
+/// per-key conditions refuse the key otherwise; others delete it regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Doomed<'a> {
+    pub key: &'a str,
+    pub etag: Option<&'a str>,
+}
+
+/// A multipart upload that was started and neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// Seconds since the epoch, if the server said.
+    pub initiated: Option<i64>,
+}

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use http::HeaderMap;
 
 use crate::object::{
-    encode_tags, normalize_etag, unquote_etag, Encryption, ObjectState, ObjectType, Restore, StandardHeaders,
-    REPLICA_MARK, SOURCE_ETAG,
+    encode_tags, normalize_etag, unquote_etag, Encryption, Marks, ObjectState, ObjectType, Restore, StandardHeaders,
 };
 use crate::store::{ObjectWrite, Written};
 
@@ -42,8 +41,7 @@ pub fn object_state(headers: &HeaderMap) -> ObjectState {
             Some((key.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         })
         .collect();
-    let replica_of = metadata.remove(REPLICA_MARK);
-    let source_etag = metadata.remove(SOURCE_ETAG).map(|e| normalize_etag(&e));
+    let marks = Marks::take(&mut metadata);
     let size = get("content-range")
         .and_then(|r| r.rsplit_once('/').and_then(|(_, total)| total.trim().parse().ok()))
         .or_else(|| get("content-length").and_then(|l| l.trim().parse().ok()))
@@ -71,8 +69,10 @@ pub fn object_state(headers: &HeaderMap) -> ObjectState {
             expires: get("expires"),
         },
         metadata,
-        replica_of,
-        source_etag,
+        replica_of: marks.replica_of,
+        source_etag: marks.source_etag,
+        source_modified: marks.source_modified,
+        source_version: marks.source_version,
         tag_count: get("x-oss-tagging-count").and_then(|c| c.trim().parse().ok()),
         encryption,
         storage_class: get("x-oss-storage-class"),

@@ -32,11 +32,12 @@ pub use self::client::{http_client, Http};
 use self::client::{Call, Client, Payload, IDLE_TIMEOUT};
 use self::headers::{header, object_state, write_headers, written};
 use crate::config::Endpoint;
+use crate::decide::gone::Newest;
 use crate::error::{Failure, Fault};
 use crate::object::{ObjectState, Tags};
 use crate::store::{
-    Body, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart,
-    Written,
+    Body, Condition, CopySource, Deleted, Doomed, List, ListPage, ObjectWrite, PartHead, PendingUpload, Read, Refusal,
+    Upload, UploadedPart, Written,
 };
 
 /// A key as `x-oss-copy-source` and `x-oss-symlink-target` take it: percent-encoded, `/` kept.
@@ -126,21 +127,11 @@ impl OssStore {
         match condition {
             Condition::Always => {}
             Condition::Absent => call = call.header("x-oss-forbid-overwrite", "true"),
-            Condition::Matches(etag) => {
-                let still = Read { if_match: Some(etag), ..Read::default() };
-                if let Err(f) = self.head(bucket, key, still).await {
-                    return Err(if matches!(f.status, Some(404 | 412)) { precondition_failed(&f.message) } else { f });
-                }
-            }
+            Condition::Matches(etag) => self.still_matches(bucket, key, etag).await?,
         }
         let call = call.payload(Payload::Stream { body: upload.body, len: upload.len });
-        match self.client.send_for_bytes(call).await {
-            Ok((headers, _)) => Ok(written(&headers)),
-            Err(f) if condition == Condition::Absent && f.code.as_deref() == Some("FileAlreadyExists") => {
-                Err(precondition_failed(&f.message))
-            }
-            Err(f) => Err(f),
-        }
+        let (headers, _) = self.client.send_for_bytes(call).await.map_err(|f| refused_overwrite(f, condition))?;
+        Ok(written(&headers))
     }
 
     /// CopyObject with the REPLACE directives: the new object carries `write`'s
@@ -151,13 +142,15 @@ impl OssStore {
         key: &str,
         source: CopySource<'_>,
         write: &ObjectWrite<'_>,
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
         let call = Call::new(Method::PUT, bucket, Some(key))
             .headers(copy_source_headers(&source))
             .header("x-oss-metadata-directive", "REPLACE")
             .header("x-oss-tagging-directive", "Replace")
             .headers(write_headers(write));
-        let (headers, body) = self.client.send_for_bytes(call).await?;
+        let call = self.with_condition(call, bucket, key, condition).await?;
+        let (headers, body) = self.client.send_for_bytes(call).await.map_err(|f| refused_overwrite(f, condition))?;
         Ok(with_xml_etag(written(&headers), &body, "CopyObjectResult"))
     }
 
@@ -211,12 +204,14 @@ impl OssStore {
         key: &str,
         upload_id: &str,
         parts: &[UploadedPart],
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
         let call = Call::new(Method::POST, bucket, Some(key))
             .query("uploadId", upload_id)
             .header("content-type", "application/xml")
             .payload(Payload::Bytes(Bytes::from(xml::complete_body(parts))));
-        let (headers, body) = self.client.send_for_bytes(call).await?;
+        let call = self.with_condition(call, bucket, key, condition).await?;
+        let (headers, body) = self.client.send_for_bytes(call).await.map_err(|f| refused_overwrite(f, condition))?;
         Ok(with_xml_etag(written(&headers), &body, "CompleteMultipartUploadResult"))
     }
 
@@ -226,7 +221,7 @@ impl OssStore {
     }
 
     /// DeleteObject, of the current object or of one version.
-    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
         let mut call = Call::new(Method::DELETE, bucket, Some(key));
         if let Some(version_id) = version_id {
             call = call.query("versionId", version_id);
@@ -238,11 +233,14 @@ impl OssStore {
         })
     }
 
-    /// DeleteMultipleObjects (with the Content-MD5 it requires).
-    pub async fn delete_many(&self, bucket: &str, keys: &[&str]) -> Result<Vec<Refusal>, Failure> {
-        if keys.is_empty() {
+    /// DeleteMultipleObjects (with the Content-MD5 it requires). OSS takes no ETag
+    /// per key: the keys go regardless of the ETags they were doomed with.
+    pub async fn delete_many(&self, bucket: &str, doomed: &[Doomed<'_>]) -> Result<Vec<Refusal>, Failure> {
+        if doomed.is_empty() {
             return Ok(Vec::new());
         }
+        let keys: Vec<&str> = doomed.iter().map(|d| d.key).collect();
+        let keys = keys.as_slice();
         let body = xml::delete_body(keys);
         let md5 = {
             use md5::Digest as _;
@@ -257,6 +255,86 @@ impl OssStore {
             .payload(Payload::Bytes(Bytes::from(body)));
         let (_, answer) = self.client.send_for_bytes(call).await?;
         xml::parse_delete_result(&answer, keys)
+    }
+
+    /// DeleteObject. OSS has no conditional delete: "only if it still has this ETag"
+    /// is a conditional HEAD just before it (not atomic, as for PutObject).
+    pub async fn delete(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<(), Failure> {
+        if let Some(etag) = if_match {
+            self.still_matches(bucket, key, etag).await?;
+        }
+        self.client.send_for_bytes(Call::new(Method::DELETE, bucket, Some(key))).await.map(drop)
+    }
+
+    /// Whether the newest entry of `key` in a versioned bucket is an object, a delete
+    /// marker, or nothing (ListObjectVersions, one entry).
+    pub async fn newest_version(&self, bucket: &str, key: &str) -> Result<Newest, Failure> {
+        let call = Call::new(Method::GET, bucket, None)
+            .query("versions", "")
+            .query("encoding-type", "url")
+            .query("prefix", key)
+            .query("max-keys", "1");
+        let (_, body) = self.client.send_for_bytes(call).await?;
+        xml::parse_newest_version(&body, key)
+    }
+
+    /// Multipart uploads started under `prefix` and neither completed nor aborted.
+    pub async fn pending_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<PendingUpload>, Failure> {
+        let mut out = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut call = Call::new(Method::GET, bucket, None)
+                .query("uploads", "")
+                .query("encoding-type", "url")
+                .query("prefix", prefix);
+            if let Some((key, id)) = markers.take() {
+                call = call.query("key-marker", key).query("upload-id-marker", id);
+            }
+            let (_, body) = self.client.send_for_bytes(call).await?;
+            let (page, next) = xml::parse_uploads(&body)?;
+            out.extend(page);
+            match next {
+                Some(next) => markers = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Whether the bucket is there (GetBucketInfo): a refusal means it is, and this
+    /// identity may not look at it.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, Failure> {
+        match self.client.send_for_bytes(Call::new(Method::GET, bucket, None).query("bucketInfo", "")).await {
+            Ok(_) => Ok(true),
+            Err(f) if f.status == Some(404) || f.code.as_deref() == Some("NoSuchBucket") => Ok(false),
+            Err(f) if f.status == Some(403) => Ok(true),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// `Ok` if `key` still has `etag`; a failed precondition if it has another or none.
+    async fn still_matches(&self, bucket: &str, key: &str, etag: &str) -> Result<(), Failure> {
+        let still = Read { if_match: Some(etag), ..Read::default() };
+        match self.head(bucket, key, still).await {
+            Ok(_) => Ok(()),
+            Err(f) if matches!(f.status, Some(404 | 412)) => Err(precondition_failed(&f.message)),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// A write with `condition`: "only if absent" is `x-oss-forbid-overwrite`; "only if
+    /// it still has this ETag" a conditional HEAD just before the write.
+    async fn with_condition<'c>(
+        &self,
+        call: Call<'c>,
+        bucket: &str,
+        key: &str,
+        condition: Condition<'_>,
+    ) -> Result<Call<'c>, Failure> {
+        match condition {
+            Condition::Always => Ok(call),
+            Condition::Absent => Ok(call.header("x-oss-forbid-overwrite", "true")),
+            Condition::Matches(etag) => self.still_matches(bucket, key, etag).await.map(|()| call),
+        }
     }
 
     /// ListObjectsV2, keys URL-encoded on the wire (any byte a key may hold survives XML).
@@ -364,6 +442,16 @@ fn precondition_failed(detail: &str) -> Failure {
         status: Some(412),
         code: Some("PreconditionFailed".into()),
         message: format!("the object is not in the state the write was conditional on ({detail})"),
+    }
+}
+
+/// OSS refuses a write under `x-oss-forbid-overwrite` with FileAlreadyExists: for crr,
+/// a failed condition like any other.
+fn refused_overwrite(f: Failure, condition: Condition<'_>) -> Failure {
+    if condition == Condition::Absent && f.code.as_deref() == Some("FileAlreadyExists") {
+        precondition_failed(&f.message)
+    } else {
+        f
     }
 }
 

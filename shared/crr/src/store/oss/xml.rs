@@ -6,9 +6,10 @@
 use percent_encoding::percent_decode_str;
 use roxmltree::{Document, Node};
 
+use crate::decide::gone::Newest;
 use crate::error::{Failure, Fault};
 use crate::object::{normalize_etag, Listed, Tags};
-use crate::store::{BucketInfo, ListPage, Refusal, UploadedPart, Versioning};
+use crate::store::{BucketInfo, ListPage, PendingUpload, Refusal, UploadedPart, Versioning};
 
 /// The fields of an OSS `<Error>` document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -196,6 +197,52 @@ pub fn parse_delete_result(body: &[u8], asked: &[&str]) -> Result<Vec<Refusal>, 
     Ok(refusals)
 }
 
+/// The newest entry of `key` in a ListObjectVersions answer of one entry.
+pub fn parse_newest_version(body: &[u8], key: &str) -> Result<Newest, Failure> {
+    let doc = document(body, "ListObjectVersions", "ListVersionsResult")?;
+    let root = doc.root_element();
+    let url = text_of(root, "EncodingType").as_deref() == Some("url");
+    let decode = |t: String| if url { url_decoded(&t) } else { t };
+    let latest = |kind: &'static str| {
+        children(root, kind).any(|v| {
+            raw_text(v, "Key").map(decode).as_deref() == Some(key) && text_of(v, "IsLatest").as_deref() != Some("false")
+        })
+    };
+    Ok(if latest("DeleteMarker") {
+        Newest::DeleteMarker
+    } else if latest("Version") {
+        Newest::Object
+    } else {
+        Newest::Nothing
+    })
+}
+
+/// Where the next page of a ListMultipartUploads starts: its key and upload-id markers.
+pub type UploadMarkers = (String, String);
+
+/// The uploads of a ListMultipartUploads answer, and the markers of the next page.
+pub fn parse_uploads(body: &[u8]) -> Result<(Vec<PendingUpload>, Option<UploadMarkers>), Failure> {
+    let doc = document(body, "ListMultipartUploads", "ListMultipartUploadsResult")?;
+    let root = doc.root_element();
+    let url = text_of(root, "EncodingType").as_deref() == Some("url");
+    let decode = |t: String| if url { url_decoded(&t) } else { t };
+    let uploads = children(root, "Upload")
+        .filter_map(|u| {
+            Some(PendingUpload {
+                key: decode(raw_text(u, "Key")?),
+                upload_id: text_of(u, "UploadId")?,
+                initiated: text_of(u, "Initiated").and_then(|t| parse_time(&t)),
+            })
+        })
+        .collect();
+    let truncated = text_of(root, "IsTruncated").as_deref() == Some("true");
+    let next = match (truncated, text_of(root, "NextKeyMarker")) {
+        (true, Some(key)) => Some((decode(key), text_of(root, "NextUploadIdMarker").unwrap_or_default())),
+        _ => None,
+    };
+    Ok((uploads, next))
+}
+
 pub fn parse_versioning(body: &[u8]) -> Result<Versioning, Failure> {
     let doc = document(body, "GetBucketVersioning", "VersioningConfiguration")?;
     Ok(versioning_of(text_of(doc.root_element(), "Status").as_deref()))
@@ -307,5 +354,30 @@ mod tests {
         assert_eq!(info.owner.as_deref(), Some("222"));
         assert_eq!(info.storage_class.as_deref(), Some("IA"));
         assert_eq!(info.versioning, Some(Versioning::Enabled));
+    }
+
+    #[test]
+    fn newest_versions_and_pending_uploads() {
+        let versions = |entries: &str| {
+            format!("<ListVersionsResult><EncodingType>url</EncodingType>{entries}</ListVersionsResult>")
+        };
+        let marker = versions("<DeleteMarker><Key>a%20b</Key><IsLatest>true</IsLatest></DeleteMarker>");
+        assert_eq!(parse_newest_version(marker.as_bytes(), "a b").unwrap(), Newest::DeleteMarker);
+        let object = versions("<Version><Key>a%20b</Key><IsLatest>true</IsLatest></Version>");
+        assert_eq!(parse_newest_version(object.as_bytes(), "a b").unwrap(), Newest::Object);
+        let longer = versions("<Version><Key>a%20bc</Key><IsLatest>true</IsLatest></Version>");
+        assert_eq!(parse_newest_version(longer.as_bytes(), "a b").unwrap(), Newest::Nothing, "another key");
+
+        let page = b"<ListMultipartUploadsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>\
+            <NextKeyMarker>k%2F2</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker>\
+            <Upload><Key>k%2F1</Key><UploadId>u1</UploadId><Initiated>2026-12-02T06:00:00.000Z</Initiated></Upload>\
+            </ListMultipartUploadsResult>";
+        let (uploads, next) = parse_uploads(page).unwrap();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!((uploads[0].key.as_str(), uploads[0].upload_id.as_str()), ("k/1", "u1"));
+        assert!(uploads[0].initiated.is_some());
+        assert_eq!(next, Some(("k/2".to_owned(), "u2".to_owned())));
+        let last = b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
+        assert_eq!(parse_uploads(last).unwrap(), (Vec::new(), None));
     }
 }

@@ -28,14 +28,15 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
-    Body, Condition, CopySource, Deleted, List, ListPage, ObjectWrite, PartHead, Read, Refusal, Upload, UploadedPart,
-    Written,
+    Body, Condition, CopySource, Deleted, Doomed, List, ListPage, ObjectWrite, PartHead, PendingUpload, Read, Refusal,
+    Upload, UploadedPart, Written,
 };
 use crate::config::Endpoint;
+use crate::decide::gone::Newest;
 use crate::error::{source_text, Failure, Fault};
 use crate::object::{
-    encode_tags, normalize_etag, unquote_etag, Encryption, Listed, ObjectState, ObjectType, Restore, StandardHeaders,
-    Tags, REPLICA_MARK, SOURCE_ETAG,
+    encode_tags, normalize_etag, unquote_etag, Encryption, Listed, Marks, ObjectState, ObjectType, Restore,
+    StandardHeaders, Tags,
 };
 
 #[derive(Clone, Debug)]
@@ -116,13 +117,24 @@ macro_rules! with_object_write {
     }};
 }
 
+/// Sets a write's condition on a PutObject, CopyObject or CompleteMultipartUpload
+/// request (their builders share `if_match` and `if_none_match`).
+macro_rules! with_condition {
+    ($builder:expr, $condition:expr) => {{
+        match $condition {
+            Condition::Always => $builder,
+            Condition::Absent => $builder.if_none_match("*"),
+            Condition::Matches(etag) => $builder.if_match(quoted(etag)),
+        }
+    }};
+}
+
 /// Reads the fields HEAD and GET responses share.
 macro_rules! object_state_from {
     ($out:expr) => {{
         let out = $out;
         let mut metadata = out.metadata().cloned().unwrap_or_default();
-        let replica_of = metadata.remove(REPLICA_MARK);
-        let source_etag = metadata.remove(SOURCE_ETAG).map(|e| normalize_etag(&e));
+        let marks = Marks::take(&mut metadata);
         let encryption = match out.server_side_encryption() {
             None => Encryption::None,
             Some(ServerSideEncryption::Aes256) => Encryption::Managed,
@@ -147,8 +159,10 @@ macro_rules! object_state_from {
                 expires,
             },
             metadata,
-            replica_of,
-            source_etag,
+            replica_of: marks.replica_of,
+            source_etag: marks.source_etag,
+            source_modified: marks.source_modified,
+            source_version: marks.source_version,
             tag_count: out.tag_count().map(|c| c.max(0) as u32),
             encryption,
             storage_class: out.storage_class().map(|s| s.as_str().to_owned()),
@@ -229,11 +243,7 @@ impl S3Store {
             .content_length(upload.len as i64)
             .set_content_md5(upload.content_md5.map(base64_md5))
             .body(byte_stream(upload.body));
-        let request = match condition {
-            Condition::Always => request,
-            Condition::Absent => request.if_none_match("*"),
-            Condition::Matches(etag) => request.if_match(quoted(etag)),
-        };
+        let request = with_condition!(request, condition);
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
         Ok(Written::etag(out.e_tag().unwrap_or_default()).with_version_id(out.version_id()))
     }
@@ -244,6 +254,7 @@ impl S3Store {
         key: &str,
         source: CopySource<'_>,
         write: &ObjectWrite<'_>,
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
         let request = self
             .client
@@ -254,6 +265,7 @@ impl S3Store {
             .set_copy_source_if_match(source.if_match.map(quoted))
             .metadata_directive(MetadataDirective::Replace)
             .tagging_directive(TaggingDirective::Replace);
+        let request = with_condition!(request, condition);
         let out = with_object_write!(request, write).send().await.map_err(|e| Failure::from_sdk(&e))?;
         Ok(Written::etag(out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default())
             .with_version_id(out.version_id()))
@@ -321,19 +333,18 @@ impl S3Store {
         key: &str,
         upload_id: &str,
         parts: &[UploadedPart],
+        condition: Condition<'_>,
     ) -> Result<Written, Failure> {
         let parts =
             parts.iter().map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build()).collect();
-        let out = self
+        let request = self
             .client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await
-            .map_err(|e| Failure::from_sdk(&e))?;
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+        let out = with_condition!(request, condition).send().await.map_err(|e| Failure::from_sdk(&e))?;
         Ok(Written::etag(out.e_tag().unwrap_or_default()).with_version_id(out.version_id()))
     }
 
@@ -349,7 +360,7 @@ impl S3Store {
             .map_err(|e| Failure::from_sdk(&e))
     }
 
-    pub async fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
+    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, Failure> {
         let out = self
             .client
             .delete_object()
@@ -365,7 +376,7 @@ impl S3Store {
         })
     }
 
-    pub async fn delete_many(&self, bucket: &str, keys: &[&str]) -> Result<Vec<Refusal>, Failure> {
+    pub async fn delete_many(&self, bucket: &str, keys: &[Doomed<'_>]) -> Result<Vec<Refusal>, Failure> {
         let invalid = |e: aws_sdk_s3::error::BuildError| Failure {
             fault: Fault::Permanent,
             status: None,
@@ -374,7 +385,7 @@ impl S3Store {
         };
         let objects: Vec<ObjectIdentifier> = keys
             .iter()
-            .map(|k| ObjectIdentifier::builder().key(*k).build())
+            .map(|d| ObjectIdentifier::builder().key(d.key).set_e_tag(d.etag.map(quoted)).build())
             .collect::<Result<_, _>>()
             .map_err(invalid)?;
         let delete = Delete::builder().set_objects(Some(objects)).quiet(false).build().map_err(invalid)?;
@@ -404,6 +415,86 @@ impl S3Store {
                 message: err.message().unwrap_or("refused").to_owned(),
             })
             .collect())
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<(), Failure> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(if_match.map(quoted))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Failure::from_sdk(&e))
+    }
+
+    pub async fn newest_version(&self, bucket: &str, key: &str) -> Result<Newest, Failure> {
+        // The key sorts first among the keys it prefixes, and its newest entry first
+        // among its own: one entry tells.
+        let page = self
+            .client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| Failure::from_sdk(&e))?;
+        let latest = |k: Option<&str>, latest: Option<bool>| k == Some(key) && latest != Some(false);
+        if page.delete_markers().iter().any(|m| latest(m.key(), m.is_latest())) {
+            Ok(Newest::DeleteMarker)
+        } else if page.versions().iter().any(|v| latest(v.key(), v.is_latest())) {
+            Ok(Newest::Object)
+        } else {
+            Ok(Newest::Nothing)
+        }
+    }
+
+    pub async fn pending_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<PendingUpload>, Failure> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| Failure::from_sdk(&e))?;
+            out.extend(page.uploads().iter().filter_map(|u| {
+                Some(PendingUpload {
+                    key: u.key()?.to_owned(),
+                    upload_id: u.upload_id()?.to_owned(),
+                    initiated: u.initiated().map(|t| t.secs()),
+                })
+            }));
+            match (page.is_truncated(), page.next_key_marker(), page.next_upload_id_marker()) {
+                (Some(true), Some(k), id) if !k.is_empty() => {
+                    key_marker = Some(k.to_owned());
+                    id_marker = id.map(str::to_owned);
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, Failure> {
+        match self.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let f = Failure::from_sdk(&e);
+                match f.status {
+                    Some(404) => Ok(false),
+                    // The bucket is there; this identity may not look at it.
+                    Some(403) => Ok(true),
+                    _ => Err(f),
+                }
+            }
+        }
     }
 
     pub async fn list(&self, bucket: &str, list: List<'_>) -> Result<ListPage, Failure> {
