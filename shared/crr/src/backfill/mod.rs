@@ -9,8 +9,10 @@
 
 pub mod actions;
 pub mod counters;
+pub mod keyspace;
 pub mod lister;
 pub mod march;
+pub mod planner;
 pub mod request;
 pub mod run;
 pub mod shard;
