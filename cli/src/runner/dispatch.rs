@@ -19,9 +19,9 @@ use super::parameters::Platform;
 use super::processes::Running;
 use crate::cron::Schedule;
 use crate::dev::{PlatformIdentity, Pump, PumpConfig, QueueMessage, Routes};
-use crr::lock::lock;
 use crate::route::Router;
 use crate::template::{Stack, Trigger};
+use crr::lock::lock;
 
 /// How many times a failed event is delivered again before it is given up,
 /// like the template's `MaxAsyncRetryAttempts: 3`.
