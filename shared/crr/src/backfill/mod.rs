@@ -16,6 +16,7 @@ pub mod planner;
 pub mod request;
 pub mod run;
 pub mod shard;
+pub mod split;
 pub mod state;
 
 use std::time::{Duration, Instant};
