@@ -134,7 +134,7 @@ impl Planner {
         let mut marks: Vec<(u64, String)> = inside
             .iter()
             .enumerate()
-            .filter(|(i, _)| (*i as u64 + 1) % step == 0)
+            .filter(|(i, _)| (*i as u64 + 1).is_multiple_of(step))
             .map(|(i, k)| (i as u64 + 1, (*k).clone()))
             .collect();
         if let Some(last) = inside.last() {
