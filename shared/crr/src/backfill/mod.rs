@@ -11,11 +11,14 @@ pub mod abandoned;
 mod act;
 pub mod actions;
 pub mod counters;
+pub mod keyspace;
 pub mod lister;
 pub mod march;
+pub mod planner;
 pub mod request;
 pub mod run;
 pub mod shard;
+pub mod split;
 pub mod state;
 
 use std::time::{Duration, Instant};
