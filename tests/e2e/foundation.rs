@@ -379,3 +379,94 @@ fn the_local_cloud_starts_once_and_stops_only_what_it_started() {
     stranger.kill().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What an assumed role's session token from the local cloud's STS starts with (moto's
+/// `SESSION_TOKEN_PREFIX`): every destination request carries one, so it must never be
+/// printed, whatever the log level.
+const ROLE_TOKEN_PREFIX: &str = "FQoGZXIvYXdzEBYaD";
+
+/// Fails when `output` shows a secret: one of `secrets`, an assumed role's session
+/// token, or a raw STS answer's secret fields.
+fn assert_no_secrets(what: &str, output: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!output.contains(secret), "{what} printed a secret key at TRACE level");
+    }
+    assert!(!output.contains(ROLE_TOKEN_PREFIX), "{what} printed an assumed role's session token at TRACE level");
+    for field in ["<SecretAccessKey>", "\"AccessKeySecret\"", "<SessionToken>", "\"SecurityToken\""] {
+        assert!(!output.contains(field), "{what} printed an STS answer's {field} at TRACE level");
+    }
+}
+
+/// The three functions and `crr` at TRACE level, as a whole run: object-created
+/// (through AWS STS and through Alibaba Cloud STS), object-deleted, a backfill, and
+/// crr doctor and crr backfill. The function's secret key, the administrators' keys
+/// and the role's session tokens appear nowhere in what they print.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_is_printed_at_trace_level() {
+    let setup = Setup::provision("trace");
+    let src = setup.s3(&setup.src_admin);
+    put_bytes(&src, &setup.src_bucket, "trace/a.txt", b"traced".to_vec()).await;
+    put_bytes(&src, &setup.src_bucket, "trace/b.txt", b"traced too".to_vec()).await;
+    let dir = std::env::temp_dir().join(format!("crr-trace-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let event = |name: &str, body: serde_json::Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, body.to_string()).unwrap();
+        path
+    };
+    let created = event("created.json", s3_event("ObjectCreated:Put", &setup.src_bucket, "trace/a.txt"));
+    let deleted = event("deleted.json", s3_event("ObjectRemoved:Delete", &setup.src_bucket, "trace/a.txt"));
+    let backfill = event("backfill.json", serde_json::json!({"mode": "missing"}));
+    let secrets = [setup.function.secret.as_str(), setup.src_admin.secret.as_str(), setup.dst_admin.secret.as_str()];
+
+    let with_keys = |mut env: Vec<(String, String)>| {
+        env.push(("AWS_ACCESS_KEY_ID".into(), setup.function.id.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), setup.function.secret.clone()));
+        env.push(("ALIBABA_CLOUD_ACCESS_KEY_ID".into(), setup.function.id.clone()));
+        env.push(("ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(), setup.function.secret.clone()));
+        env.push(("RUST_LOG".into(), "trace".into()));
+        env.push(("CRR_ACTION".into(), "ALL".into()));
+        env
+    };
+    let aws = with_keys(setup.function_env());
+    let alibaba = with_keys(setup.alibaba_function_env());
+
+    let mut printed = 0;
+    let runs: [(&str, &[(String, String)], &std::path::Path); 4] = [
+        ("object-created", &aws, &created),
+        ("object-created", &alibaba, &created),
+        ("backfill", &aws, &backfill),
+        ("object-deleted", &aws, &deleted),
+    ];
+    for (function, env, event) in runs {
+        if function == "object-deleted" {
+            setup
+                .s3(&setup.src_admin)
+                .delete_object()
+                .bucket(&setup.src_bucket)
+                .key("trace/a.txt")
+                .send()
+                .await
+                .unwrap();
+        }
+        let out = clean_command(function, env).arg("--event").arg(event).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{function}: {}", text.lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+        assert!(text.contains("TRACE"), "{function} logged nothing at TRACE level");
+        assert_no_secrets(function, &text, &secrets);
+        printed += text.len();
+    }
+    for args in [&["doctor", "--dest-account", &setup.dst_account][..], &["backfill", "--mode", "verify"][..]] {
+        let run = setup.crr(&aws, args);
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(text.contains("TRACE"), "crr {args:?} logged nothing at TRACE level");
+        assert_no_secrets(&format!("crr {args:?}"), &text, &secrets);
+        printed += text.len();
+    }
+    // The runs did their work: the replica of b.txt came from the backfill, a.txt's went with its delete.
+    let dst = setup.s3(&setup.dst_admin);
+    assert_eq!(get_bytes(&dst, &setup.dst_bucket, "trace/b.txt").await.as_deref(), Some(&b"traced too"[..]));
+    assert_eq!(get_bytes(&dst, &setup.dst_bucket, "trace/a.txt").await, None);
+    assert!(printed > 10_000, "only {printed} bytes were printed at TRACE level");
+    std::fs::remove_dir_all(&dir).ok();
+}
