@@ -9,5 +9,6 @@ pub mod doctor;
 pub mod policy;
 pub mod route;
 pub mod runner;
+pub mod shell;
 pub mod status;
 pub mod template;

@@ -28,8 +28,8 @@ pub(super) fn print_commands(
     let permission = write(dir, "permission-policy.json", &generated.permission, err)?;
     let trust = write(dir, "trust-policy.json", &generated.trust, err)?;
     let (role, policy) = (role_arn.name(), &args.policy_name);
-    let merged = shell_word(&dir.join("merged-trust-policy.json").display().to_string());
-    let current = shell_word(&dir.join("current-trust-policy.json").display().to_string());
+    let merged = crate::shell::word(&dir.join("merged-trust-policy.json").display().to_string());
+    let current = crate::shell::word(&dir.join("current-trust-policy.json").display().to_string());
     let lines = [
         format!(
             "role {role_arn}: NOT applied: crr has no RAM client. Apply the documents in {} with the aliyun CLI and the \
@@ -63,25 +63,5 @@ fn write(dir: &Path, file: &str, policy: &Policy, err: &mut dyn Write) -> anyhow
     fs::write(&path, policy.to_pretty_json() + "\n")
         .with_context(|| format!("cannot write {}; check the directory's permissions", path.display()))?;
     writeln!(err, "wrote {}", path.display())?;
-    Ok(shell_word(&path.display().to_string()))
-}
-
-/// `text` as one word of a POSIX shell command.
-fn shell_word(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=@".contains(c)) {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_become_single_shell_words() {
-        assert_eq!(shell_word("crr-policies/trust-policy.json"), "crr-policies/trust-policy.json");
-        assert_eq!(shell_word("my policies/it's.json"), r"'my policies/it'\''s.json'");
-    }
+    Ok(crate::shell::word(&path.display().to_string()))
 }

@@ -248,20 +248,12 @@ pub fn generate_command(config: &Config, rule: &Rule, accounts: &Accounts, provi
         command.push_str(" --action ALL");
     }
     for prefix in &rule.prefixes {
-        command.push_str(&format!(" --prefix {}", shell_word(prefix)));
+        command.push_str(&format!(" --prefix {}", crate::shell::word(prefix)));
     }
     if let KmsPolicy::Replicate { key_id } = &rule.kms {
-        command.push_str(&format!(" --kms-key {}", shell_word(key_id)));
+        command.push_str(&format!(" --kms-key {}", crate::shell::word(key_id)));
     }
     command
-}
-
-fn shell_word(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=@".contains(c)) {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
