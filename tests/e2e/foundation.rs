@@ -432,7 +432,7 @@ async fn no_secret_is_printed_at_trace_level() {
     let alibaba = with_keys(setup.alibaba_function_env());
 
     let mut printed = 0;
-    let runs: [(&str, &[(String, String)], &std::path::Path); 4] = [
+    let runs = [
         ("object-created", &aws, &created),
         ("object-created", &alibaba, &created),
         ("backfill", &aws, &backfill),
