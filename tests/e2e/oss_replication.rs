@@ -192,13 +192,16 @@ async fn a_slowdown_and_a_reset_are_retried_and_a_missing_bucket_fails_at_once()
     let function = Function::start("object-created", &world.env(pair, &missing));
     let key = pair.key("small.txt");
     let state = world.put_src(pair, &key, b"small".to_vec(), &ObjectWrite::default()).await;
-    let puts_before = proxy.count("PUT /");
+    let (heads_before, puts_before) = (proxy.count(&format!("HEAD /{key}")), proxy.count(&format!("PUT /{key}")));
     let reply = world.invoke(&function, created(&world, pair, &key, &state)).await;
     assert_ne!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.json["errorType"], "NoSuchBucket", "{}", reply.json);
     let message = reply.json["errorMessage"].as_str().unwrap_or_default();
-    assert!(message.contains("crr-oss-no-such-bucket does not exist at the configured endpoint"), "{message}");
-    assert_eq!(proxy.count("PUT /") - puts_before, 1, "a permanent error is not sent again");
+    assert!(message.contains(&format!("crr-oss-no-such-bucket does not exist at {through_proxy}")), "{message}");
+    assert!(message.contains("CRR_DEST_BUCKET / CRR_DEST_ENDPOINT"), "the fix is named: {message}");
+    // Found when the replica is checked, before any write, and not asked again.
+    assert_eq!(proxy.count(&format!("HEAD /{key}")) - heads_before, 1, "a permanent error is not retried");
+    assert_eq!(proxy.count(&format!("PUT /{key}")) - puts_before, 0, "nothing is written to a missing bucket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
