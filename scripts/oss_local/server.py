@@ -84,6 +84,42 @@ def encode_key(key, url):
     return quote(key, safe="/") if url else key
 
 
+class Page:
+    """One page of a listing as OSS pages it: entries and common prefixes (the part of a key
+    up to the delimiter after `prefix`) both count toward `limit`; prefixes not after `after`
+    are left out."""
+
+    def __init__(self, prefix, delimiter, limit, after=""):
+        self.prefix, self.delimiter, self.limit, self.after = prefix, delimiter, limit, after
+        self.entries, self.prefixes, self.seen = [], [], set()
+        self.truncated, self.last = False, ""
+
+    def full(self):
+        if len(self.entries) + len(self.prefixes) >= self.limit:
+            self.truncated = True
+        return self.truncated
+
+    def add(self, key, entry):
+        """Adds `key`'s entry, or its common prefix once; False when the page is full."""
+        if self.delimiter:
+            i = key.find(self.delimiter, len(self.prefix))
+            if i >= 0:
+                cp = key[: i + len(self.delimiter)]
+                if cp in self.seen or (self.after and cp <= self.after):
+                    return True
+                if self.full():
+                    return False
+                self.seen.add(cp)
+                self.prefixes.append(cp)
+                self.last = cp
+                return True
+        if self.full():
+            return False
+        self.entries.append(entry)
+        self.last = key
+        return True
+
+
 class Response:
     def __init__(self, status=200, headers=None, body=b"", file=None):
         self.status = status
@@ -1275,29 +1311,15 @@ class Handler(BaseHTTPRequestHandler):
         id_marker = self.q.get("upload-id-marker", "")
         url = self.q.get("encoding-type") == "url"
         uploads = sorted(((u["key"], u["initiated"], uid) for uid, u in b.uploads.items()), key=lambda t: (t[0], t[1], t[2]))
-        entries, prefixes, seen = [], [], set()
-        truncated = False
+        page = Page(prefix, delimiter, max_uploads)
         for key, initiated, uid in uploads:
             if not key.startswith(prefix):
                 continue
             if key_marker and (key < key_marker or (key == key_marker and (not id_marker or uid <= id_marker))):
                 continue
-            if delimiter:
-                i = key.find(delimiter, len(prefix))
-                if i >= 0:
-                    cp = key[: i + len(delimiter)]
-                    if cp in seen:
-                        continue
-                    if len(entries) + len(prefixes) >= max_uploads:
-                        truncated = True
-                        break
-                    seen.add(cp)
-                    prefixes.append(cp)
-                    continue
-            if len(entries) + len(prefixes) >= max_uploads:
-                truncated = True
+            if not page.add(key, (key, uid, initiated)):
                 break
-            entries.append((key, uid, initiated))
+        entries, prefixes, truncated = page.entries, page.prefixes, page.truncated
         out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult>']
         if url:
             out.append(xml_text("EncodingType", "url"))
@@ -1325,28 +1347,11 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.store.lock:
             keys = sorted(k for k, vs in b.keys.items() if vs and not vs[0]["delete_marker"] and k.startswith(prefix) and k > after)
             snapshot = {k: b.keys[k][0] for k in keys}
-        objects, prefixes, seen = [], [], set()
-        truncated, last = False, ""
+        page = Page(prefix, delimiter, max_keys, after)
         for key in keys:
-            if delimiter:
-                i = key.find(delimiter, len(prefix))
-                if i >= 0:
-                    cp = key[: i + len(delimiter)]
-                    if cp in seen or (after and cp <= after):
-                        continue
-                    if len(objects) + len(prefixes) >= max_keys:
-                        truncated = True
-                        break
-                    seen.add(cp)
-                    prefixes.append(cp)
-                    last = cp
-                    continue
-            if len(objects) + len(prefixes) >= max_keys:
-                truncated = True
+            if not page.add(key, (key, snapshot[key])):
                 break
-            objects.append((key, snapshot[key]))
-            last = key
-        return objects, prefixes, truncated, last
+        return page.entries, page.prefixes, page.truncated, page.last
 
     def contents_xml(self, b, key, v, url, owner):
         parts = [xml_text("Key", encode_key(key, url)), xml_text("LastModified", iso_date(v["last_modified"])),
@@ -1427,8 +1432,7 @@ class Handler(BaseHTTPRequestHandler):
             for key in sorted(k for k in b.keys if k.startswith(prefix)):
                 for i, v in enumerate(b.keys[key]):
                     items.append((key, i == 0, dict(v)))
-        entries, prefixes, seen = [], [], set()
-        truncated = False
+        page = Page(prefix, delimiter, max_keys)
         skipping = bool(key_marker)
         for key, latest, v in items:
             if skipping:
@@ -1441,22 +1445,9 @@ class Handler(BaseHTTPRequestHandler):
                         skipping = False
                     continue
                 skipping = False
-            if delimiter:
-                i = key.find(delimiter, len(prefix))
-                if i >= 0:
-                    cp = key[: i + len(delimiter)]
-                    if cp in seen:
-                        continue
-                    if len(entries) + len(prefixes) >= max_keys:
-                        truncated = True
-                        break
-                    seen.add(cp)
-                    prefixes.append(cp)
-                    continue
-            if len(entries) + len(prefixes) >= max_keys:
-                truncated = True
+            if not page.add(key, (key, latest, v)):
                 break
-            entries.append((key, latest, v))
+        entries, prefixes, truncated = page.entries, page.prefixes, page.truncated
         out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult>']
         if url:
             out.append(xml_text("EncodingType", "url"))
